@@ -1,0 +1,149 @@
+//! Configuration: defaults, then a TOML file (`--config`, or `./scaikey.toml`
+//! when present), then `SCAIKEY_*` environment variables (and `DATABASE_URL`),
+//! the environment winning. Validated once at start with messages that name
+//! the setting.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// Base URL clients reach this server at; default `http://` + listen.
+    pub public_url: Option<String>,
+    /// Directory for the SQLite database and the generated master key.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// 32 random bytes in base64; default a key file in `data_dir`.
+    pub master_key: Option<String>,
+    pub bootstrap_admin_password: Option<String>,
+    /// Log level or filter, e.g. `info` or `scaikey=debug`.
+    pub log: String,
+    /// Allow webhook URLs on loopback and private ranges (tests, labs).
+    pub webhooks_allow_private: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            master_key: None,
+            bootstrap_admin_password: None,
+            log: "info".into(),
+            webhooks_allow_private: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(String),
+    #[error("configuration: {field}: {message}")]
+    Invalid { field: &'static str, message: String },
+}
+
+impl Config {
+    /// Loads from the optional file and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError::Load(format!("config file {} does not exist", path.display())));
+            }
+            Some(path) => fig = fig.merge(Toml::file_exact(path)),
+            None if Path::new("scaikey.toml").exists() => fig = fig.merge(Toml::file_exact("scaikey.toml")),
+            None => {}
+        }
+        let env = Env::prefixed("SCAIKEY_").only(&[
+            "listen",
+            "public_url",
+            "data_dir",
+            "master_key",
+            "bootstrap_admin_password",
+            "log",
+            "webhooks_allow_private",
+        ]);
+        fig = fig.merge(env).merge(Env::raw().only(&["database_url"]));
+        let config: Config = fig.extract().map_err(|e| ConfigError::Load(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen.parse::<SocketAddr>().map_err(|_| ConfigError::Invalid {
+            field: "listen",
+            message: format!("{:?} is not an address like 127.0.0.1:8080", self.listen),
+        })?;
+        let public = self.public_url();
+        match url::Url::parse(&public) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.query().is_none() && u.fragment().is_none() => {}
+            _ => {
+                return Err(ConfigError::Invalid {
+                    field: "public_url",
+                    message: format!("{public:?} is not an http(s) URL without query or fragment"),
+                });
+            }
+        }
+        if let Some(db) = &self.database_url {
+            let ok = ["sqlite:", "postgres://", "postgresql://"].iter().any(|p| db.starts_with(p));
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    field: "database_url",
+                    message: "must start with sqlite: or postgres://".into(),
+                });
+            }
+        }
+        if let Some(k) = &self.master_key {
+            crate::keys::seal::Sealer::from_base64(k).map_err(|e| ConfigError::Invalid {
+                field: "master_key",
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("scaikey.db").display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.public_url(), "http://127.0.0.1:8080");
+        assert_eq!(c.database_url(), "sqlite://./data/scaikey.db");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let c = Config { listen: "nope".into(), ..Config::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("listen"));
+        let c = Config { master_key: Some("c2hvcnQ=".into()), ..Config::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("master_key"));
+        let c = Config { database_url: Some("mysql://x".into()), ..Config::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("database_url"));
+    }
+}

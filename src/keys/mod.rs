@@ -1,0 +1,137 @@
+//! Signing keys and secrets at rest. `KeyRing` holds the parsed private key
+//! that signs for each algorithm and the JWKS document, reloaded from the
+//! store so every replica publishes and signs with the same keys.
+
+pub mod seal;
+pub mod signing;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use crate::clock::Clock;
+use crate::domain::application::SigningAlg;
+use crate::domain::signing_key::SigningKey;
+use crate::store::{Scope, Store, StoreError};
+use seal::Sealer;
+use signing::SigningKeyPair;
+
+pub const ALGORITHMS: [SigningAlg; 3] = [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA];
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Seal(#[from] seal::SealError),
+    #[error(transparent)]
+    Signing(#[from] signing::SigningError),
+    #[error("no active signing key for {0:?}")]
+    NoKey(SigningAlg),
+}
+
+#[derive(Default)]
+struct Loaded {
+    active: HashMap<SigningAlg, Arc<SigningKeyPair>>,
+    jwks: Value,
+}
+
+pub struct KeyRing {
+    sealer: Arc<Sealer>,
+    loaded: RwLock<Arc<Loaded>>,
+}
+
+fn seal_context(kid: &str) -> String {
+    format!("signing_key:{kid}")
+}
+
+fn parse_alg(s: &str) -> Option<SigningAlg> {
+    ALGORITHMS.into_iter().find(|a| a.as_str() == s)
+}
+
+impl KeyRing {
+    pub fn new(sealer: Arc<Sealer>) -> Self {
+        Self { sealer, loaded: RwLock::new(Arc::new(Loaded::default())) }
+    }
+
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
+    /// Creates an active key for every algorithm that has none. Runs under a
+    /// lease so replicas starting together do not each create one.
+    pub async fn ensure_keys(&self, store: &Store, clock: &dyn Clock, holder: &str) -> Result<(), KeyError> {
+        let now = clock.now();
+        let mut tx = store.write(Scope::Platform).await?;
+        if !tx.try_lease("signing_keys.init", holder, now, now.plus_seconds(60)).await? {
+            tx.commit().await?;
+            return Ok(());
+        }
+        let existing = tx.published_keys(now).await?;
+        for alg in ALGORITHMS {
+            let has_active = existing.iter().any(|k| k.alg == alg.as_str() && k.status == "active");
+            if has_active {
+                continue;
+            }
+            let (pair, der) = tokio::task::spawn_blocking(move || SigningKeyPair::generate(alg))
+                .await
+                .map_err(|_| signing::SigningError::Generate)??;
+            let key = SigningKey {
+                id: pair.kid.clone(),
+                alg: alg.as_str(),
+                status: "active".into(),
+                private_key_sealed: self.sealer.seal(&seal_context(&pair.kid), STANDARD.encode(&der).as_bytes()),
+                public_jwk: pair.public_jwk.clone(),
+                created_at: now,
+                activated_at: Some(now),
+                retired_at: None,
+                expires_at: None,
+            };
+            tx.insert(&key).await?;
+            tracing::info!(kid = %key.id, alg = %key.alg, "generated signing key");
+        }
+        tx.release_lease("signing_keys.init", holder).await?;
+        tx.commit().await?;
+        self.reload(store, clock).await
+    }
+
+    /// Reloads keys from the store: the active key per algorithm signs, and
+    /// every unexpired key is published.
+    pub async fn reload(&self, store: &Store, clock: &dyn Clock) -> Result<(), KeyError> {
+        let mut tx = store.read(Scope::Platform).await?;
+        let keys = tx.published_keys(clock.now()).await?;
+        tx.commit().await?;
+        let mut loaded = Loaded::default();
+        let mut jwks = Vec::new();
+        for k in &keys {
+            jwks.push(k.public_jwk.clone());
+            let Some(alg) = parse_alg(&k.alg) else { continue };
+            if k.status != "active" || loaded.active.contains_key(&alg) {
+                continue;
+            }
+            let b64 = self.sealer.open_string(&seal_context(&k.id), &k.private_key_sealed)?;
+            let der = STANDARD.decode(b64).map_err(|_| signing::SigningError::BadKey)?;
+            loaded.active.insert(alg, Arc::new(SigningKeyPair::from_pkcs8(alg, &der)?));
+        }
+        loaded.jwks = json!({ "keys": jwks });
+        if let Ok(mut slot) = self.loaded.write() {
+            *slot = Arc::new(loaded);
+        }
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<Loaded> {
+        self.loaded.read().map(|l| Arc::clone(&l)).unwrap_or_default()
+    }
+
+    pub fn signer(&self, alg: SigningAlg) -> Result<Arc<SigningKeyPair>, KeyError> {
+        self.current().active.get(&alg).cloned().ok_or(KeyError::NoKey(alg))
+    }
+
+    pub fn jwks(&self) -> Value {
+        self.current().jwks.clone()
+    }
+}

@@ -1,0 +1,11 @@
+//! ScaiKey: a multi-tenant OAuth 2.0 / OpenID Connect provider, federation
+//! broker, SCIM 2.0 server and directory-sync engine. Dependencies point one
+//! way: `http → services (oauth, authn, admin, …) → store → domain`.
+
+pub mod authn;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod ids;
+pub mod keys;
+pub mod store;

@@ -1,0 +1,136 @@
+//! The small aggregates: MCP agents, role assignments, SCIM tokens, signing keys.
+
+use crate::domain::Timestamp;
+use crate::domain::agent::McpAgent;
+use crate::domain::role::RoleAssignment;
+use crate::domain::scim_token::ScimToken;
+use crate::domain::signing_key::SigningKey;
+use crate::store::db::{Arg, json};
+use crate::store::{Entity, ScopeCols, StoreError, Tx};
+
+impl Entity for McpAgent {
+    const TABLE: &'static str = "mcp_agents";
+    const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
+    const COLUMNS: &'static [&'static str] = &[
+        "id", "tenant_id", "partner_id", "name", "description", "user_id", "application_id", "allowed_scopes",
+        "status", "created_at", "updated_at",
+    ];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn values(&self) -> Vec<Arg> {
+        vec![
+            (&self.id).into(),
+            (&self.tenant_id).into(),
+            (&self.partner_id).into(),
+            (&self.name).into(),
+            (&self.description).into(),
+            (&self.user_id).into(),
+            (&self.application_id).into(),
+            json(&self.allowed_scopes),
+            (&self.status).into(),
+            self.created_at.into(),
+            self.updated_at.into(),
+        ]
+    }
+    fn owner(&self) -> (Option<&str>, Option<&str>) {
+        (Some(&self.partner_id), Some(&self.tenant_id))
+    }
+}
+
+impl Entity for RoleAssignment {
+    const TABLE: &'static str = "role_assignments";
+    const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
+    const COLUMNS: &'static [&'static str] = &["id", "user_id", "role", "partner_id", "tenant_id", "created_at"];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn values(&self) -> Vec<Arg> {
+        vec![
+            (&self.id).into(),
+            (&self.user_id).into(),
+            self.role.as_str().into(),
+            (&self.partner_id).into(),
+            (&self.tenant_id).into(),
+            self.created_at.into(),
+        ]
+    }
+    fn owner(&self) -> (Option<&str>, Option<&str>) {
+        (self.partner_id.as_deref(), self.tenant_id.as_deref())
+    }
+}
+
+impl Entity for ScimToken {
+    const TABLE: &'static str = "scim_tokens";
+    const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
+    const COLUMNS: &'static [&'static str] =
+        &["id", "tenant_id", "partner_id", "name", "token_hash", "expires_at", "last_used_at", "created_at"];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn values(&self) -> Vec<Arg> {
+        vec![
+            (&self.id).into(),
+            (&self.tenant_id).into(),
+            (&self.partner_id).into(),
+            (&self.name).into(),
+            (&self.token_hash).into(),
+            self.expires_at.into(),
+            self.last_used_at.into(),
+            self.created_at.into(),
+        ]
+    }
+    fn owner(&self) -> (Option<&str>, Option<&str>) {
+        (Some(&self.partner_id), Some(&self.tenant_id))
+    }
+}
+
+impl Entity for SigningKey {
+    const TABLE: &'static str = "signing_keys";
+    const SCOPE: ScopeCols = ScopeCols::PLATFORM_ONLY;
+    const COLUMNS: &'static [&'static str] = &[
+        "id", "alg", "status", "private_key_sealed", "public_jwk", "created_at", "activated_at", "retired_at",
+        "expires_at",
+    ];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn values(&self) -> Vec<Arg> {
+        vec![
+            (&self.id).into(),
+            (&self.alg).into(),
+            (&self.status).into(),
+            (&self.private_key_sealed).into(),
+            Arg::Json(Some(self.public_jwk.clone())),
+            self.created_at.into(),
+            self.activated_at.into(),
+            self.retired_at.into(),
+            self.expires_at.into(),
+        ]
+    }
+    fn owner(&self) -> (Option<&str>, Option<&str>) {
+        (None, None)
+    }
+}
+
+impl Tx {
+    /// Every role a user holds (the caller's own scope decides what it may see).
+    pub async fn roles_of_user(&mut self, user_id: &str) -> Result<Vec<RoleAssignment>, StoreError> {
+        let mut args = vec![Arg::from(user_id)];
+        let scope = self.scope().predicate(RoleAssignment::SCOPE, &mut args);
+        let sql = format!("SELECT * FROM role_assignments WHERE user_id = $1 AND {scope} ORDER BY id");
+        self.fetch_all(&sql, args).await
+    }
+
+    /// The SCIM token whose hash is `hash`, if not expired.
+    pub async fn scim_token_by_hash(&mut self, hash: &str, now: Timestamp) -> Result<ScimToken, StoreError> {
+        let sql = "SELECT * FROM scim_tokens WHERE token_hash = $1 AND (expires_at IS NULL OR expires_at > $2)";
+        self.fetch_one(sql, vec![hash.into(), now.into()]).await
+    }
+
+    /// Keys that belong in JWKS: not yet expired, newest first.
+    pub async fn published_keys(&mut self, now: Timestamp) -> Result<Vec<SigningKey>, StoreError> {
+        let sql = "SELECT * FROM signing_keys WHERE expires_at IS NULL OR expires_at > $1 ORDER BY id DESC";
+        self.fetch_all(sql, vec![now.into()]).await
+    }
+}

@@ -1,0 +1,11 @@
+//! One file per aggregate: its `Entity` mapping and the queries that are
+//! more than plain CRUD (membership closure, lookups by secret hash, leases).
+
+pub mod applications;
+pub mod events;
+pub mod groups;
+pub mod identity_providers;
+pub mod leases;
+pub mod misc;
+pub mod partners;
+pub mod users;

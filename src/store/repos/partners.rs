@@ -1,0 +1,67 @@
+//! Partners and tenants.
+
+use crate::domain::partner::Partner;
+use crate::domain::tenant::Tenant;
+use crate::store::db::{Arg, Count, json};
+use crate::store::{Entity, ScopeCols, StoreError, Tx};
+
+impl Entity for Partner {
+    const TABLE: &'static str = "partners";
+    const SCOPE: ScopeCols = ScopeCols { partner: Some("id"), tenant: None };
+    const COLUMNS: &'static [&'static str] = &["id", "name", "limits", "created_at", "updated_at"];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn values(&self) -> Vec<Arg> {
+        vec![(&self.id).into(), (&self.name).into(), json(&self.limits), self.created_at.into(), self.updated_at.into()]
+    }
+    fn owner(&self) -> (Option<&str>, Option<&str>) {
+        (Some(&self.id), None)
+    }
+}
+
+impl Entity for Tenant {
+    const TABLE: &'static str = "tenants";
+    const SCOPE: ScopeCols = ScopeCols { partner: Some("partner_id"), tenant: Some("id") };
+    const COLUMNS: &'static [&'static str] =
+        &["id", "partner_id", "slug", "name", "settings", "branding", "created_at", "updated_at"];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn values(&self) -> Vec<Arg> {
+        vec![
+            (&self.id).into(),
+            (&self.partner_id).into(),
+            (&self.slug).into(),
+            (&self.name).into(),
+            json(&self.settings),
+            json(&self.branding),
+            self.created_at.into(),
+            self.updated_at.into(),
+        ]
+    }
+    fn owner(&self) -> (Option<&str>, Option<&str>) {
+        (Some(&self.partner_id), Some(&self.id))
+    }
+}
+
+impl Tx {
+    /// The tenant whose issuer path is `slug`, within the scope.
+    pub async fn tenant_by_slug(&mut self, slug: &str) -> Result<Tenant, StoreError> {
+        let mut args = vec![Arg::from(slug)];
+        let scope = self.scope().predicate(Tenant::SCOPE, &mut args);
+        let sql = format!("SELECT * FROM tenants WHERE slug = $1 AND {scope}");
+        self.fetch_one(&sql, args).await
+    }
+
+    /// Rows of `table` (tenant-owned) in one tenant, for partner limits.
+    pub async fn count_in_tenant(&mut self, table: &'static str, tenant_id: &str) -> Result<i64, StoreError> {
+        let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = $1");
+        Ok(self.fetch_one::<Count>(&sql, vec![tenant_id.into()]).await?.n)
+    }
+
+    pub async fn count_tenants_of_partner(&mut self, partner_id: &str) -> Result<i64, StoreError> {
+        let sql = "SELECT COUNT(*) AS n FROM tenants WHERE partner_id = $1";
+        Ok(self.fetch_one::<Count>(sql, vec![partner_id.into()]).await?.n)
+    }
+}
