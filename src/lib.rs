@@ -2,10 +2,18 @@
 //! broker, SCIM 2.0 server and directory-sync engine. Dependencies point one
 //! way: `http → services (oauth, authn, admin, …) → store → domain`.
 
+pub mod admin;
+pub mod app;
 pub mod authn;
+pub mod bench;
+pub mod bootstrap;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod http;
 pub mod ids;
 pub mod keys;
+pub mod oauth;
 pub mod store;
+pub mod telemetry;

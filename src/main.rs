@@ -1,1 +1,13 @@
-fn main() {}
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = scaikey::cli::Cli::parse();
+    match scaikey::cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scaikey: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

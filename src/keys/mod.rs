@@ -4,6 +4,7 @@
 
 pub mod seal;
 pub mod signing;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -36,6 +37,7 @@ pub enum KeyError {
 #[derive(Default)]
 struct Loaded {
     active: HashMap<SigningAlg, Arc<SigningKeyPair>>,
+    published: Vec<verify::VerifyKey>,
     jwks: Value,
 }
 
@@ -108,6 +110,9 @@ impl KeyRing {
         let mut jwks = Vec::new();
         for k in &keys {
             jwks.push(k.public_jwk.clone());
+            if let Some(vk) = verify::VerifyKey::from_jwk(&k.public_jwk) {
+                loaded.published.push(vk);
+            }
             let Some(alg) = parse_alg(&k.alg) else { continue };
             if k.status != "active" || loaded.active.contains_key(&alg) {
                 continue;
@@ -129,6 +134,11 @@ impl KeyRing {
 
     pub fn signer(&self, alg: SigningAlg) -> Result<Arc<SigningKeyPair>, KeyError> {
         self.current().active.get(&alg).cloned().ok_or(KeyError::NoKey(alg))
+    }
+
+    /// Verifies a JWT of type `typ` signed by any published key.
+    pub fn verify(&self, token: &str, typ: &str, now: crate::domain::Timestamp) -> Result<Value, verify::VerifyError> {
+        verify::verify_jwt(&self.current().published, token, typ, now)
     }
 
     pub fn jwks(&self) -> Value {

@@ -22,7 +22,7 @@ impl ScopeCols {
     pub const PLATFORM_ONLY: ScopeCols = ScopeCols { partner: None, tenant: None };
 }
 
-pub trait Entity: DbRow + Serialize {
+pub trait Entity: DbRow + Serialize + Sync {
     const TABLE: &'static str;
     const SCOPE: ScopeCols;
     /// Every column, `id` first, in the order of `values()`.

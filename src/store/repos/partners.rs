@@ -1,6 +1,6 @@
 //! Partners and tenants.
 
-use crate::domain::partner::Partner;
+use crate::domain::partner::{Partner, PartnerLimits};
 use crate::domain::tenant::Tenant;
 use crate::store::db::{Arg, Count, json};
 use crate::store::{Entity, ScopeCols, StoreError, Tx};
@@ -58,6 +58,15 @@ impl Tx {
     pub async fn count_in_tenant(&mut self, table: &'static str, tenant_id: &str) -> Result<i64, StoreError> {
         let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = $1");
         Ok(self.fetch_one::<Count>(&sql, vec![tenant_id.into()]).await?.n)
+    }
+
+    /// The limits of the partner that owns `tenant_id`. Read past the scope
+    /// on purpose: a tenant admin's writes are bound by limits they cannot
+    /// otherwise see, and the tenant id was already checked in scope.
+    pub async fn limits_of_tenant(&mut self, tenant_id: &str) -> Result<PartnerLimits, StoreError> {
+        let sql = "SELECT p.* FROM partners p JOIN tenants t ON t.partner_id = p.id WHERE t.id = $1";
+        let p: Partner = self.fetch_one(sql, vec![tenant_id.into()]).await?;
+        Ok(p.limits)
     }
 
     pub async fn count_tenants_of_partner(&mut self, partner_id: &str) -> Result<i64, StoreError> {

@@ -1,0 +1,54 @@
+//! The running service: configuration, store, keys and clock, shared by
+//! every request, plus start-up (migrations, signing keys, first-run
+//! bootstrap).
+
+use std::sync::Arc;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::keys::seal::Sealer;
+use crate::keys::{KeyError, KeyRing};
+use crate::store::{Store, StoreError};
+
+pub struct Services {
+    pub config: Config,
+    pub store: Store,
+    pub keys: KeyRing,
+    pub clock: SharedClock,
+    /// Names this process as a lease holder.
+    pub instance_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("master key: {0}")]
+    Seal(#[from] crate::keys::seal::SealError),
+    #[error("signing keys: {0}")]
+    Keys(#[from] KeyError),
+    #[error("data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+}
+
+impl Services {
+    /// Connects, migrates, opens the master key and makes sure signing keys exist.
+    pub async fn start(config: Config, clock: SharedClock) -> Result<Arc<Services>, StartError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+        let store = Store::connect(&config.database_url()).await?;
+        store.migrate().await?;
+        let sealer = match &config.master_key {
+            Some(k) => Sealer::from_base64(k)?,
+            None => Sealer::from_key_file(&config.data_dir.join("master.key"))?,
+        };
+        let keys = KeyRing::new(Arc::new(sealer));
+        let instance_id = crate::ids::random_base36(16);
+        keys.ensure_keys(&store, clock.as_ref(), &instance_id).await?;
+        Ok(Arc::new(Services { config, store, keys, clock, instance_id }))
+    }
+
+    pub fn base_url(&self) -> String {
+        self.config.public_url()
+    }
+}

@@ -1,0 +1,105 @@
+//! The `scaikey` command line: `serve`, `migrate`, `bootstrap`, `bench`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::Services;
+use crate::clock::SystemClock;
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(name = "scaikey", version, about = "ScaiKey: multi-tenant OAuth 2.0 / OpenID Connect provider, SCIM server and directory sync")]
+pub struct Cli {
+    /// TOML configuration file (default: ./scaikey.toml when present).
+    /// Environment variables (SCAIKEY_*, DATABASE_URL) override it.
+    #[arg(long, global = true, env = "SCAIKEY_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server: applies migrations, creates signing keys, and on an
+    /// empty database bootstraps a super admin and prints how to sign in.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create (or reset) the super admin and the bootstrap GLOBAL application.
+    Bootstrap {
+        /// Print the credentials as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure token issuance and raw signing rates on this machine.
+    Bench {
+        /// Seconds to run each measurement.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+    },
+}
+
+pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let config = Config::load(cli.config.as_deref())?;
+    crate::telemetry::init_logging(&config.log);
+    match cli.command {
+        Command::Migrate => {
+            let store = crate::store::Store::connect(&config.database_url()).await?;
+            store.migrate().await?;
+            eprintln!("migrations applied to the {} database", store.backend());
+        }
+        Command::Bootstrap { json } => {
+            let password = config.bootstrap_admin_password.clone();
+            let svc = Services::start(config, Arc::new(SystemClock)).await?;
+            let out = crate::bootstrap::run(&svc, password).await?;
+            print_bootstrap(&out, json)?;
+        }
+        Command::Serve => serve(config).await?,
+        Command::Bench { seconds } => crate::bench::run(config, seconds).await?,
+    }
+    Ok(())
+}
+
+fn print_bootstrap(out: &crate::bootstrap::BootstrapOutput, json: bool) -> Result<(), serde_json::Error> {
+    if json {
+        println!("{}", serde_json::to_string(out)?);
+    } else {
+        println!("ScaiKey is bootstrapped. Keep these; they are shown only now.");
+        println!("  super admin:   {} (tenant {}) / {}", out.admin_user, out.tenant, out.admin_password);
+        println!("  admin client:  {} / {}", out.client_id, out.client_secret);
+        println!("  token:         curl -u {}:{} -d grant_type=client_credentials {}", out.client_id, out.client_secret, out.token_endpoint);
+    }
+    Ok(())
+}
+
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let listen = config.listen.clone();
+    let password = config.bootstrap_admin_password.clone();
+    let svc = Services::start(config, Arc::new(SystemClock)).await?;
+    if crate::bootstrap::is_empty(&svc).await? {
+        let out = crate::bootstrap::run(&svc, password).await?;
+        print_bootstrap(&out, false)?;
+    }
+    crate::telemetry::prometheus();
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    tracing::info!(listen = %listen, public_url = %svc.base_url(), database = svc.store.backend(), "ScaiKey is serving");
+    axum::serve(listener, crate::http::router(svc)).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

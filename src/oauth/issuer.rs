@@ -1,0 +1,38 @@
+//! Issuers: the platform issuer (`{base}/api/v1/platform`, GLOBAL apps) and
+//! one per tenant (`{base}/api/v1/auth/tenants/{slug}`). Which applications
+//! an issuer serves: the platform issuer only GLOBAL apps; a tenant issuer
+//! its TENANT apps and its partner's PARTNER apps.
+
+use crate::domain::application::{AppScope, Application};
+use crate::domain::tenant::Tenant;
+
+#[derive(Debug, Clone)]
+pub struct Issuer {
+    /// The `iss` value and base of every endpoint path.
+    pub url: String,
+    /// `None` for the platform issuer.
+    pub tenant: Option<Tenant>,
+}
+
+impl Issuer {
+    pub fn platform(base: &str) -> Self {
+        Self { url: format!("{base}/api/v1/platform"), tenant: None }
+    }
+
+    pub fn tenant(base: &str, tenant: Tenant) -> Self {
+        Self { url: format!("{base}/api/v1/auth/tenants/{}", tenant.slug), tenant: Some(tenant) }
+    }
+
+    pub fn serves(&self, app: &Application) -> bool {
+        match (&self.tenant, app.scope) {
+            (None, AppScope::Global) => true,
+            (Some(t), AppScope::Tenant) => app.tenant_id.as_deref() == Some(t.id.as_str()),
+            (Some(t), AppScope::Partner) => app.partner_id.as_deref() == Some(t.partner_id.as_str()),
+            _ => false,
+        }
+    }
+
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+}

@@ -1,0 +1,27 @@
+//! Structured JSON logs (tracing) and the Prometheus recorder. The recorder
+//! is process-global by the `metrics` crate's design, so it is installed once.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+
+pub fn init_logging(filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().json().with_current_span(true).with_env_filter(filter).try_init();
+}
+
+static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The Prometheus handle, installing the recorder on first use.
+pub fn prometheus() -> Option<&'static PrometheusHandle> {
+    PROMETHEUS
+        .get_or_init(|| {
+            let buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+            PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .ok()
+                .and_then(|b| b.install_recorder().ok())
+        })
+        .as_ref()
+}
