@@ -1,0 +1,71 @@
+//! Concurrency cases: races must have exactly one winner on both databases.
+
+use std::sync::Arc;
+
+use crate::domain::Timestamp;
+use crate::store::{Scope, Store, StoreError};
+
+use super::Case;
+use super::fixtures::*;
+
+macro_rules! case {
+    ($name:ident) => {
+        (stringify!($name), |s| Box::pin($name(s)))
+    };
+}
+
+pub fn cases() -> Vec<Case> {
+    vec![case!(concurrent_same_slug_has_one_winner), case!(leases_are_exclusive)]
+}
+
+async fn concurrent_same_slug_has_one_winner(store: Store) {
+    let (p, _, _) = two_tenants(&store).await;
+    let p = Arc::new(p);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (store, p) = (store.clone(), Arc::clone(&p));
+        tasks.push(tokio::spawn(async move {
+            let mut tx = store.write(Scope::Platform).await?;
+            tx.insert(&tenant(&p, "contested")).await?;
+            tx.commit().await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => ok += 1,
+            Err(e) => assert!(e.is_conflict_on("tenants_slug_key"), "{e:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+async fn leases_are_exclusive(store: Store) {
+    let t0 = now();
+    let until = t0.plus_seconds(30);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = store.write(Scope::Platform).await?;
+            let won = tx.try_lease("sync:idp_1", &format!("holder{i}"), t0, until).await?;
+            tx.commit().await?;
+            Ok::<bool, StoreError>(won)
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1, "exactly one holder wins");
+    let mut tx = store.write(Scope::Platform).await.unwrap();
+    assert!(!tx.try_lease("sync:idp_1", "late", t0.plus_seconds(29), until).await.unwrap(), "held until expiry");
+    let later: Timestamp = t0.plus_seconds(31);
+    assert!(tx.try_lease("sync:idp_1", "late", later, later.plus_seconds(30)).await.unwrap(), "free after expiry");
+    assert!(tx.try_lease("sync:idp_1", "late", later, later.plus_seconds(60)).await.unwrap(), "the holder renews");
+    tx.release_lease("sync:idp_1", "late").await.unwrap();
+    assert!(tx.try_lease("sync:idp_1", "other", later, later.plus_seconds(30)).await.unwrap(), "free after release");
+    tx.commit().await.unwrap();
+}
