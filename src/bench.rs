@@ -39,10 +39,23 @@ pub async fn run(mut config: Config, seconds: u64) -> Result<(), Box<dyn std::er
     let dir = std::env::temp_dir().join(format!("scaikey-bench-{}", crate::ids::random_base36(8)));
     config.data_dir = dir.clone();
     let svc = Services::start(config, Arc::new(SystemClock)).await?;
-    let principal = Principal { kind: ActorKind::User, id: "bench".into(), authority: Scope::Platform, can_read: true, can_write: true };
+    let principal = Principal {
+        kind: ActorKind::User,
+        id: "bench".into(),
+        authority: Scope::Platform,
+        can_read: true,
+        can_write: true,
+    };
     let rid = "bench".to_owned();
     let ctx = Ctx { svc: &svc, principal: &principal, request_id: &rid, now: svc.clock.now() };
-    println!("{:<8} {:>16} {:>18}   (1 task, {} s each, database {})", "alg", "raw signs/s", "cc tokens/s", seconds, svc.store.backend());
+    println!(
+        "{:<8} {:>16} {:>18}   (1 task, {} s each, database {})",
+        "alg",
+        "raw signs/s",
+        "cc tokens/s",
+        seconds,
+        svc.store.backend()
+    );
     for alg in [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA] {
         let input = NewApplication {
             tenant_id: None,
@@ -64,8 +77,8 @@ pub async fn run(mut config: Config, seconds: u64) -> Result<(), Box<dyn std::er
             assigned_groups: vec![],
         };
         let created = admin::create::<Application>(&ctx, input).await?;
-        let client_id = created["client_id"].as_str().unwrap_or_default().to_owned();
-        let secret = created["client_secret"].as_str().unwrap_or_default().to_owned();
+        let client_id = created.get("client_id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let secret = created.get("client_secret").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
         let signer = svc.keys.signer(alg)?;
         let claims = json!({"iss": "bench", "sub": client_id, "exp": 2_000_000_000, "scope": "api:read"});
         let raw = rate(seconds, || {

@@ -65,11 +65,9 @@ pub async fn run(svc: &Services, password: Option<String>) -> Result<BootstrapOu
     let tenant_id = match tenant {
         Some(t) => t.id,
         None => {
-            let partner = admin::create::<Partner>(
-                &ctx,
-                NewPartner { name: "Default".into(), limits: PartnerLimits::default() },
-            )
-            .await?;
+            let partner =
+                admin::create::<Partner>(&ctx, NewPartner { name: "Default".into(), limits: PartnerLimits::default() })
+                    .await?;
             let tenant = admin::create::<Tenant>(
                 &ctx,
                 NewTenant {
@@ -109,11 +107,15 @@ pub async fn run(svc: &Services, password: Option<String>) -> Result<BootstrapOu
     let mut tx = svc.store.read(Scope::Platform).await?;
     let roles = tx.roles_of_user(&user_id).await?;
     let apps = tx
-        .list::<Application>(vec![("scope", Arg::from("GLOBAL")), ("name", Arg::from(APP_NAME))], &PageRequest { limit: 1, after: None })
+        .list::<Application>(
+            vec![("scope", Arg::from("GLOBAL")), ("name", Arg::from(APP_NAME))],
+            &PageRequest { limit: 1, after: None },
+        )
         .await?;
     tx.commit().await?;
     if !roles.iter().any(|r: &RoleAssignment| r.role == Role::SuperAdmin) {
-        let ra = NewRoleAssignment { user_id: user_id.clone(), role: Role::SuperAdmin, partner_id: None, tenant_id: None };
+        let ra =
+            NewRoleAssignment { user_id: user_id.clone(), role: Role::SuperAdmin, partner_id: None, tenant_id: None };
         admin::create::<RoleAssignment>(&ctx, ra).await?;
     }
     let (client_id, client_secret) = match apps.items.first() {

@@ -10,7 +10,11 @@ use crate::clock::SystemClock;
 use crate::config::Config;
 
 #[derive(Parser)]
-#[command(name = "scaikey", version, about = "ScaiKey: multi-tenant OAuth 2.0 / OpenID Connect provider, SCIM server and directory sync")]
+#[command(
+    name = "scaikey",
+    version,
+    about = "ScaiKey: multi-tenant OAuth 2.0 / OpenID Connect provider, SCIM server and directory sync"
+)]
 pub struct Cli {
     /// TOML configuration file (default: ./scaikey.toml when present).
     /// Environment variables (SCAIKEY_*, DATABASE_URL) override it.
@@ -69,7 +73,10 @@ fn print_bootstrap(out: &crate::bootstrap::BootstrapOutput, json: bool) -> Resul
         println!("ScaiKey is bootstrapped. Keep these; they are shown only now.");
         println!("  super admin:   {} (tenant {}) / {}", out.admin_user, out.tenant, out.admin_password);
         println!("  admin client:  {} / {}", out.client_id, out.client_secret);
-        println!("  token:         curl -u {}:{} -d grant_type=client_credentials {}", out.client_id, out.client_secret, out.token_endpoint);
+        println!(
+            "  token:         curl -u {}:{} -d grant_type=client_credentials {}",
+            out.client_id, out.client_secret, out.token_endpoint
+        );
     }
     Ok(())
 }
@@ -82,7 +89,6 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         let out = crate::bootstrap::run(&svc, password).await?;
         print_bootstrap(&out, false)?;
     }
-    crate::telemetry::prometheus();
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     tracing::info!(listen = %listen, public_url = %svc.base_url(), database = svc.store.backend(), "ScaiKey is serving");
     axum::serve(listener, crate::http::router(svc)).with_graceful_shutdown(shutdown()).await?;

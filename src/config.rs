@@ -105,10 +105,8 @@ impl Config {
             }
         }
         if let Some(k) = &self.master_key {
-            crate::keys::seal::Sealer::from_base64(k).map_err(|e| ConfigError::Invalid {
-                field: "master_key",
-                message: e.to_string(),
-            })?;
+            crate::keys::seal::Sealer::from_base64(k)
+                .map_err(|e| ConfigError::Invalid { field: "master_key", message: e.to_string() })?;
         }
         Ok(())
     }
@@ -119,9 +117,7 @@ impl Config {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("scaikey.db").display()))
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("scaikey.db").display()))
     }
 }
 

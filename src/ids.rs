@@ -22,7 +22,7 @@ pub fn random_base36(n: usize) -> String {
         for b in buf {
             // 252 = 36 * 7: bytes above it would favour the first letters.
             if b < 252 && out.len() < n {
-                out.push(char::from(ALPHABET[usize::from(b % 36)]));
+                out.push(char::from(digit(u64::from(b))));
             }
         }
     }
@@ -36,11 +36,15 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     buf
 }
 
+fn digit(v: u64) -> u8 {
+    ALPHABET.get((v % 36) as usize).copied().unwrap_or(b'0')
+}
+
 fn time_part(now: Timestamp) -> String {
     let mut v = now.unix_micros().max(0) as u64;
     let mut chars = [b'0'; 10];
     for slot in chars.iter_mut().rev() {
-        *slot = ALPHABET[(v % 36) as usize];
+        *slot = digit(v);
         v /= 36;
     }
     String::from_utf8_lossy(&chars).into_owned()

@@ -18,10 +18,7 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
     PROMETHEUS
         .get_or_init(|| {
             let buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
-            PrometheusBuilder::new()
-                .set_buckets(&buckets)
-                .ok()
-                .and_then(|b| b.install_recorder().ok())
+            PrometheusBuilder::new().set_buckets(&buckets).ok().and_then(|b| b.install_recorder().ok())
         })
         .as_ref()
 }

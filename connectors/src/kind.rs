@@ -22,13 +22,7 @@ pub enum ConnectorKind {
 
 impl ConnectorKind {
     /// Every kind, in a stable order.
-    pub const ALL: [ConnectorKind; 5] = [
-        Self::Oidc,
-        Self::Entra,
-        Self::Google,
-        Self::Saml,
-        Self::Ldap,
-    ];
+    pub const ALL: [ConnectorKind; 5] = [Self::Oidc, Self::Entra, Self::Google, Self::Saml, Self::Ldap];
 
     /// The wire name (`oidc`, `entra`, `google`, `saml`, `ldap`).
     pub fn as_str(&self) -> &'static str {
@@ -73,10 +67,7 @@ impl FromStr for ConnectorKind {
     type Err = UnknownConnectorKind;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or(UnknownConnectorKind)
+        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or(UnknownConnectorKind)
     }
 }
 
@@ -98,22 +89,9 @@ mod tests {
 
     #[test]
     fn capabilities() {
-        let syncing: Vec<_> = ConnectorKind::ALL
-            .into_iter()
-            .filter(|k| k.supports_sync())
-            .collect();
-        assert_eq!(
-            syncing,
-            [
-                ConnectorKind::Entra,
-                ConnectorKind::Google,
-                ConnectorKind::Ldap
-            ]
-        );
-        assert_eq!(
-            ConnectorKind::Google.secret_fields(),
-            ["client_secret", "service_account_json"]
-        );
+        let syncing: Vec<_> = ConnectorKind::ALL.into_iter().filter(|k| k.supports_sync()).collect();
+        assert_eq!(syncing, [ConnectorKind::Entra, ConnectorKind::Google, ConnectorKind::Ldap]);
+        assert_eq!(ConnectorKind::Google.secret_fields(), ["client_secret", "service_account_json"]);
         assert_eq!(ConnectorKind::Ldap.secret_fields(), ["bind_password"]);
         assert!(ConnectorKind::Saml.secret_fields().is_empty());
     }

@@ -12,15 +12,7 @@
 //! output or in error messages; [`ConnectorKind::secret_fields`] names the
 //! keys the server must seal at rest.
 
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 pub mod entra;
 mod error;
@@ -102,22 +94,17 @@ mod tests {
 
     #[test]
     fn parse_dispatches_on_kind_and_round_trips() {
-        let raw =
-            json!({"issuer": "https://idp.example.com", "client_id": "c", "client_secret": "s"});
+        let raw = json!({"issuer": "https://idp.example.com", "client_id": "c", "client_secret": "s"});
         let parsed = ConnectorConfig::parse(ConnectorKind::Oidc, &raw).unwrap();
         assert_eq!(parsed.kind(), ConnectorKind::Oidc);
         let stored = serde_json::to_value(&parsed).unwrap();
         assert_eq!(stored["scopes"], json!(["openid", "email", "profile"]));
-        assert_eq!(
-            ConnectorConfig::parse(ConnectorKind::Oidc, &stored).unwrap(),
-            parsed
-        );
+        assert_eq!(ConnectorConfig::parse(ConnectorKind::Oidc, &stored).unwrap(), parsed);
     }
 
     #[test]
     fn wrong_kind_reports_unknown_and_missing_fields() {
-        let raw =
-            json!({"issuer": "https://idp.example.com", "client_id": "c", "client_secret": "s"});
+        let raw = json!({"issuer": "https://idp.example.com", "client_id": "c", "client_secret": "s"});
         let err = ConnectorConfig::parse(ConnectorKind::Ldap, &raw).unwrap_err();
         let fields: Vec<_> = err.fields.iter().map(|f| f.field.as_str()).collect();
         assert!(fields.contains(&"issuer"));

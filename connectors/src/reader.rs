@@ -97,19 +97,13 @@ impl<'a> Reader<'a> {
 
     /// A string, or `default` when absent. `None` only when invalid.
     pub(crate) fn string_or(&mut self, key: &str, default: &str) -> Option<String> {
-        if self.present(key) {
-            self.string(key)
-        } else {
-            Some(default.to_owned())
-        }
+        if self.present(key) { self.string(key) } else { Some(default.to_owned()) }
     }
 
     /// An upstream base URL (see [`validate::base_url`]), or `default`.
     pub(crate) fn base_url_or(&mut self, key: &str, default: &str) -> Option<String> {
         let raw = self.string_or(key, default)?;
-        validate::base_url(&raw)
-            .map_err(|msg| self.error(key, msg))
-            .ok()
+        validate::base_url(&raw).map_err(|msg| self.error(key, msg)).ok()
     }
 
     /// A boolean, or `default` when absent (or invalid, with an error).
@@ -132,14 +126,7 @@ impl<'a> Reader<'a> {
         match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
             Some(n) if range.contains(&n) => n,
             _ => {
-                self.error(
-                    key,
-                    format!(
-                        "must be an integer from {} to {}",
-                        range.start(),
-                        range.end()
-                    ),
-                );
+                self.error(key, format!("must be an integer from {} to {}", range.start(), range.end()));
                 default
             }
         }
@@ -171,18 +158,12 @@ impl<'a> Reader<'a> {
             // Unreachable by construction: callers only give up after an error.
             self.errors.push(FieldError::new("config", "is invalid"));
         }
-        ConfigError {
-            fields: self.errors,
-        }
+        ConfigError { fields: self.errors }
     }
 
     /// `value` if no problem was recorded, else every problem.
     pub(crate) fn finish<T>(self, value: T) -> Result<T, ConfigError> {
-        if self.errors.is_empty() {
-            Ok(value)
-        } else {
-            Err(self.into_error())
-        }
+        if self.errors.is_empty() { Ok(value) } else { Err(self.into_error()) }
     }
 }
 

@@ -67,9 +67,7 @@ pub(crate) fn is_domain(s: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -86,10 +84,7 @@ pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
         }
     }
     let clean: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    let body = clean
-        .strip_suffix(b"==")
-        .or_else(|| clean.strip_suffix(b"="))
-        .unwrap_or(&clean);
+    let body = clean.strip_suffix(b"==").or_else(|| clean.strip_suffix(b"=")).unwrap_or(&clean);
     if body.len() % 4 == 1 {
         return None;
     }
@@ -139,10 +134,8 @@ pub(crate) fn looks_like_pem(s: &str) -> bool {
 /// A distinguished name such as `ou=people,dc=acme,dc=test` (syntax only
 /// loosely checked: the directory is the judge).
 pub(crate) fn is_dn(s: &str) -> bool {
-    s.split(',').all(|rdn| {
-        rdn.split_once('=')
-            .is_some_and(|(attr, val)| !attr.trim().is_empty() && !val.trim().is_empty())
-    })
+    s.split(',')
+        .all(|rdn| rdn.split_once('=').is_some_and(|(attr, val)| !attr.trim().is_empty() && !val.trim().is_empty()))
 }
 
 /// An LDAP search filter with balanced parentheses, e.g. `(objectClass=person)`.
@@ -178,18 +171,14 @@ pub(crate) fn is_attribute_name(s: &str) -> bool {
     let mut bytes = s.bytes();
     match bytes.next() {
         Some(b) if b.is_ascii_alphabetic() => bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-'),
-        Some(b) if b.is_ascii_digit() => s
-            .split('.')
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
+        Some(b) if b.is_ascii_digit() => s.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
         _ => false,
     }
 }
 
 /// An OAuth scope token (RFC 6749 §3.3).
 pub(crate) fn is_scope_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+    !s.is_empty() && s.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
 #[cfg(test)]
@@ -220,10 +209,7 @@ mod tests {
         assert!(web_url("idp.example.com").is_err());
         assert!(web_url("https://u:p@idp.example.com").is_err());
         assert!(web_url("https://idp.example.com/#x").is_err());
-        assert_eq!(
-            base_url("https://graph.example.com/").unwrap(),
-            "https://graph.example.com"
-        );
+        assert_eq!(base_url("https://graph.example.com/").unwrap(), "https://graph.example.com");
         assert!(base_url("https://graph.example.com/?a=b").is_err());
     }
 
@@ -248,9 +234,7 @@ mod tests {
         assert!(is_certificate(fixtures::CERT_B64));
         assert!(is_certificate(&fixtures::cert_pem()));
         assert!(!is_certificate("aGVsbG8="));
-        assert!(!is_certificate(
-            "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----"
-        ));
+        assert!(!is_certificate("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----"));
         assert!(looks_like_pem(&fixtures::cert_pem()));
         assert!(!looks_like_pem("hello"));
     }
@@ -261,9 +245,7 @@ mod tests {
         assert!(!is_dn("people"));
         assert!(!is_dn("ou=,dc=x"));
         assert!(is_ldap_filter("(objectClass=person)"));
-        assert!(is_ldap_filter(
-            "(&(objectCategory=person)(objectClass=user))"
-        ));
+        assert!(is_ldap_filter("(&(objectCategory=person)(objectClass=user))"));
         assert!(is_ldap_filter("(cn=a\\29b)"));
         assert!(!is_ldap_filter("objectClass=person"));
         assert!(!is_ldap_filter("(a=b))("));

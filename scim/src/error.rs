@@ -85,20 +85,12 @@ pub struct ScimError {
 impl ScimError {
     /// An error with `status` and no `scimType`.
     pub fn new(status: u16, detail: impl Into<String>) -> Self {
-        Self {
-            status,
-            scim_type: None,
-            detail: detail.into(),
-        }
+        Self { status, scim_type: None, detail: detail.into() }
     }
 
     /// An error with a `scimType`, at that keyword's status.
     pub fn typed(scim_type: ScimType, detail: impl Into<String>) -> Self {
-        Self {
-            status: scim_type.status(),
-            scim_type: Some(scim_type),
-            detail: detail.into(),
-        }
+        Self { status: scim_type.status(), scim_type: Some(scim_type), detail: detail.into() }
     }
 
     /// 400 `invalidFilter`.
@@ -188,19 +180,12 @@ impl TryFrom<Wire> for ScimError {
     fn try_from(w: Wire) -> Result<Self, Self::Error> {
         let status = match w.status {
             Status::Number(n) => n,
-            Status::Text(s) => s
-                .trim()
-                .parse()
-                .map_err(|_| "status must be an HTTP status code".to_owned())?,
+            Status::Text(s) => s.trim().parse().map_err(|_| "status must be an HTTP status code".to_owned())?,
         };
         if !(100..=599).contains(&status) {
             return Err("status must be an HTTP status code".to_owned());
         }
-        Ok(Self {
-            status,
-            scim_type: w.scim_type,
-            detail: w.detail,
-        })
+        Ok(Self { status, scim_type: w.scim_type, detail: w.detail })
     }
 }
 
@@ -258,12 +243,9 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(e, ScimError::uniqueness("userName taken"));
-        let e: ScimError =
-            serde_json::from_value(json!({"schemas": [schemas::ERROR], "status": 412})).unwrap();
+        let e: ScimError = serde_json::from_value(json!({"schemas": [schemas::ERROR], "status": 412})).unwrap();
         assert_eq!(e.status, 412);
-        assert!(
-            serde_json::from_value::<ScimError>(json!({"schemas": [], "status": "oops"})).is_err()
-        );
+        assert!(serde_json::from_value::<ScimError>(json!({"schemas": [], "status": "oops"})).is_err());
         assert!(serde_json::from_value::<ScimError>(json!({"schemas": [], "status": 99})).is_err());
     }
 
@@ -272,13 +254,7 @@ mod tests {
         let e = ScimError::mutability("id is read-only");
         let back: ScimError = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         assert_eq!(back, e);
-        assert_eq!(
-            e.to_string(),
-            "SCIM error 400 (mutability): id is read-only"
-        );
-        assert_eq!(
-            ScimError::new(500, "boom").to_string(),
-            "SCIM error 500: boom"
-        );
+        assert_eq!(e.to_string(), "SCIM error 400 (mutability): id is read-only");
+        assert_eq!(ScimError::new(500, "boom").to_string(), "SCIM error 500: boom");
     }
 }

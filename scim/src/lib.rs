@@ -7,15 +7,7 @@
 //! ordering and ETags build on these in later steps. serde and thiserror
 //! only, so it tests in seconds and can be fuzzed.
 
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 mod error;
 mod list;

@@ -80,13 +80,11 @@ mod tests {
     #[test]
     fn reads_minimal_responses() {
         let page: ListResponse<Value> =
-            serde_json::from_value(json!({"schemas": [schemas::LIST_RESPONSE], "totalResults": 0}))
-                .unwrap();
+            serde_json::from_value(json!({"schemas": [schemas::LIST_RESPONSE], "totalResults": 0})).unwrap();
         assert_eq!(page, ListResponse::new(vec![], 0, 1));
-        let page: ListResponse<Value> =
-            serde_json::from_value(json!({"totalResults": 5, "startIndex": 1,
+        let page: ListResponse<Value> = serde_json::from_value(json!({"totalResults": 5, "startIndex": 1,
             "itemsPerPage": 1, "Resources": [{"id": "x"}]}))
-            .unwrap();
+        .unwrap();
         assert_eq!(page.resources.len(), 1);
         assert_eq!(page.schemas, [schemas::LIST_RESPONSE]);
     }

@@ -57,17 +57,8 @@ mod tests {
 
     #[test]
     fn omits_absent_fields() {
-        let meta = Meta {
-            resource_type: Some("Group".into()),
-            ..Meta::default()
-        };
-        assert_eq!(
-            serde_json::to_value(&meta).unwrap(),
-            json!({"resourceType": "Group"})
-        );
-        assert_eq!(
-            serde_json::from_value::<Meta>(json!({})).unwrap(),
-            Meta::default()
-        );
+        let meta = Meta { resource_type: Some("Group".into()), ..Meta::default() };
+        assert_eq!(serde_json::to_value(&meta).unwrap(), json!({"resourceType": "Group"}));
+        assert_eq!(serde_json::from_value::<Meta>(json!({})).unwrap(), Meta::default());
     }
 }

@@ -13,8 +13,7 @@ pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterp
 /// `organizationalUnit`.
 pub const AD_USER: &str = "urn:scailabs:params:scim:schemas:extension:ad:2.0:User";
 /// Service provider configuration (RFC 7643 §5).
-pub const SERVICE_PROVIDER_CONFIG: &str =
-    "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+pub const SERVICE_PROVIDER_CONFIG: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 /// Resource type description (RFC 7643 §6).
 pub const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 /// Schema description (RFC 7643 §7).

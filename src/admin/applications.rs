@@ -52,7 +52,12 @@ impl Resource for Application {
                 let tenant = lock_tenant(tx, tid).await?;
                 let limits = tx.limits_of_tenant(&tenant.id).await?;
                 let count = tx.count_in_tenant("applications", &tenant.id).await?;
-                check_limit(count, limits.max_applications_per_tenant, "partner.max_applications_per_tenant", "applications per tenant")?;
+                check_limit(
+                    count,
+                    limits.max_applications_per_tenant,
+                    "partner.max_applications_per_tenant",
+                    "applications per tenant",
+                )?;
                 (Some(tenant.id), Some(tenant.partner_id))
             }
             AppScope::Partner => {
@@ -168,8 +173,14 @@ pub async fn rotate_secret(ctx: &Ctx<'_>, id: &str) -> Result<Value, AdminError>
         app.client_secret_hash = Some(secret::hash(&s));
         app.updated_at = ctx.now;
         tx.update(&app).await?;
-        ctx.record(&mut tx, action.clone(), ("application", &app.id), (app.partner_id.as_deref(), app.tenant_id.as_deref()), None)
-            .await?;
+        ctx.record(
+            &mut tx,
+            action.clone(),
+            ("application", &app.id),
+            (app.partner_id.as_deref(), app.tenant_id.as_deref()),
+            None,
+        )
+        .await?;
         tx.commit().await?;
         Ok(json!({"id": app.id, "client_id": app.client_id, "client_secret": s}))
     }

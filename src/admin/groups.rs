@@ -7,7 +7,7 @@ use crate::domain::ou::{NewOrganizationalUnit, OrganizationalUnit, Organizationa
 use crate::domain::user::User;
 use crate::store::{Page, PageRequest, Tx};
 
-use super::{AdminError, Action, Created, Ctx, Listed, Resource, must_exist, tenant_in_scope};
+use super::{Action, AdminError, Created, Ctx, Listed, Resource, must_exist, tenant_in_scope};
 
 impl Listed for Group {
     const PATH: &'static str = "groups";
@@ -56,7 +56,12 @@ impl Resource for Group {
         Ok(g)
     }
 
-    fn change_event(action: Action, _before: Option<&Self>, _after: &Self, view: &Value) -> Option<(&'static str, Value)> {
+    fn change_event(
+        action: Action,
+        _before: Option<&Self>,
+        _after: &Self,
+        view: &Value,
+    ) -> Option<(&'static str, Value)> {
         let kind = match action {
             Action::Create => "group.created",
             Action::Update => "group.updated",
@@ -162,7 +167,12 @@ impl Resource for OrganizationalUnit {
         Ok(Created::new(ou))
     }
 
-    async fn apply(ctx: &Ctx<'_>, tx: &mut Tx, mut ou: OrganizationalUnit, input: OrganizationalUnitPatch) -> Result<Self, AdminError> {
+    async fn apply(
+        ctx: &Ctx<'_>,
+        tx: &mut Tx,
+        mut ou: OrganizationalUnit,
+        input: OrganizationalUnitPatch,
+    ) -> Result<Self, AdminError> {
         if let Some(n) = input.name {
             ou.name = n.trim().to_owned();
         }

@@ -27,10 +27,18 @@ fn seal_context(idp_id: &str, field: &str) -> String {
 }
 
 /// Validates `config` for `kind` and seals its secret fields.
-fn seal_config(sealer: &Sealer, idp_id: &str, kind: ConnectorKind, config: &Value) -> Result<Map<String, Value>, AdminError> {
+fn seal_config(
+    sealer: &Sealer,
+    idp_id: &str,
+    kind: ConnectorKind,
+    config: &Value,
+) -> Result<Map<String, Value>, AdminError> {
     let parsed = ConnectorConfig::parse(kind, config).map_err(|e| {
         AdminError::Invalid(
-            e.fields.into_iter().map(|f| FieldError { field: format!("config.{}", f.field), message: f.message }).collect(),
+            e.fields
+                .into_iter()
+                .map(|f| FieldError { field: format!("config.{}", f.field), message: f.message })
+                .collect(),
         )
     })?;
     let Ok(Value::Object(mut map)) = serde_json::to_value(&parsed) else {
@@ -97,7 +105,12 @@ impl Resource for IdentityProvider {
         Ok(Created::new(idp))
     }
 
-    async fn apply(ctx: &Ctx<'_>, _tx: &mut Tx, mut idp: IdentityProvider, p: IdentityProviderPatch) -> Result<Self, AdminError> {
+    async fn apply(
+        ctx: &Ctx<'_>,
+        _tx: &mut Tx,
+        mut idp: IdentityProvider,
+        p: IdentityProviderPatch,
+    ) -> Result<Self, AdminError> {
         let kind = kind_of(&idp.kind)?;
         if let Some(Value::Object(mut new_config)) = p.config {
             // Secrets left out or sent back redacted keep their stored value.
@@ -107,14 +120,12 @@ impl Resource for IdentityProvider {
                     Some(Value::String(s)) => s == REDACTED,
                     Some(_) => false,
                 };
-                if keep {
-                    if let Some(plain) = open_secret(ctx.svc.keys.sealer(), &idp, field) {
-                        new_config.insert((*field).to_owned(), Value::String(plain));
-                    }
+                if let Some(plain) = keep.then(|| open_secret(ctx.svc.keys.sealer(), &idp, field)).flatten() {
+                    new_config.insert((*field).to_owned(), Value::String(plain));
                 }
             }
             idp.config = seal_config(ctx.svc.keys.sealer(), &idp.id, kind, &Value::Object(new_config))?;
-        } else if let Some(_) = p.config {
+        } else if p.config.is_some() {
             return Err(AdminError::field("config", "must be an object"));
         }
         if let Some(n) = p.name {

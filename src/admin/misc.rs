@@ -107,7 +107,11 @@ impl Resource for RoleAssignment {
                 match &ctx.principal.authority {
                     Scope::Platform => {}
                     Scope::Partner(own) if *own == p => {}
-                    _ => return Err(AdminError::Forbidden("partner_admin can be granted by super admins and that partner's admins")),
+                    _ => {
+                        return Err(AdminError::Forbidden(
+                            "partner_admin can be granted by super admins and that partner's admins",
+                        ));
+                    }
                 }
                 if user.partner_id != p {
                     return Err(AdminError::field("user_id", "the user must belong to one of the partner's tenants"));

@@ -54,7 +54,11 @@ impl AdminError {
 /// Unique constraints and what they mean to an API user.
 const CONFLICTS: &[(&str, &str, &str)] = &[
     ("tenants_slug_key", "tenant.slug_taken", "a tenant with this slug already exists"),
-    ("users_tenant_id_user_name_lower_key", "user.user_name_taken", "a user with this user_name already exists in the tenant"),
+    (
+        "users_tenant_id_user_name_lower_key",
+        "user.user_name_taken",
+        "a user with this user_name already exists in the tenant",
+    ),
     ("groups_tenant_id_name_lower_key", "group.name_taken", "a group with this name already exists in the tenant"),
     ("group_members_group_id_member_id_key", "group.member_exists", "this member is already in the group"),
     ("group_members_cycle", "group.cycle", "adding this group would make a group contain itself"),
@@ -144,7 +148,14 @@ impl Ctx<'_> {
         };
         tx.append(&audit).await?;
         if let Some((kind, data)) = change {
-            let event = ChangeEvent { id: self.new_id("evt"), partner_id, tenant_id, kind: kind.into(), data, occurred_at: self.now };
+            let event = ChangeEvent {
+                id: self.new_id("evt"),
+                partner_id,
+                tenant_id,
+                kind: kind.into(),
+                data,
+                occurred_at: self.now,
+            };
             tx.append(&event).await?;
         }
         Ok(())
@@ -218,20 +229,36 @@ pub trait Resource: Listed {
     type Patch: DeserializeOwned + Send;
 
     /// Builds and validates the new object; checks references and limits in `tx`.
-    fn build(ctx: &Ctx<'_>, tx: &mut Tx, input: Self::Create)
-    -> impl Future<Output = Result<Created<Self>, AdminError>> + Send;
+    fn build(
+        ctx: &Ctx<'_>,
+        tx: &mut Tx,
+        input: Self::Create,
+    ) -> impl Future<Output = Result<Created<Self>, AdminError>> + Send;
 
     /// Applies a patch to the locked current row and validates the result.
-    fn apply(ctx: &Ctx<'_>, tx: &mut Tx, current: Self, input: Self::Patch)
-    -> impl Future<Output = Result<Self, AdminError>> + Send;
+    fn apply(
+        ctx: &Ctx<'_>,
+        tx: &mut Tx,
+        current: Self,
+        input: Self::Patch,
+    ) -> impl Future<Output = Result<Self, AdminError>> + Send;
 
     /// Checks before delete (e.g. a partner must have no tenants left).
-    fn before_delete(_ctx: &Ctx<'_>, _tx: &mut Tx, _current: &Self) -> impl Future<Output = Result<(), AdminError>> + Send {
+    fn before_delete(
+        _ctx: &Ctx<'_>,
+        _tx: &mut Tx,
+        _current: &Self,
+    ) -> impl Future<Output = Result<(), AdminError>> + Send {
         async { Ok(()) }
     }
 
     /// The SPEC "Webhooks" event for a change, if this resource has events.
-    fn change_event(_action: Action, _before: Option<&Self>, _after: &Self, _view: &Value) -> Option<(&'static str, Value)> {
+    fn change_event(
+        _action: Action,
+        _before: Option<&Self>,
+        _after: &Self,
+        _view: &Value,
+    ) -> Option<(&'static str, Value)> {
         None
     }
 }
@@ -253,7 +280,11 @@ impl Action {
     }
 }
 
-pub async fn list<R: Listed>(ctx: &Ctx<'_>, query: &[(String, String)], page: PageRequest) -> Result<Page<Value>, AdminError> {
+pub async fn list<R: Listed>(
+    ctx: &Ctx<'_>,
+    query: &[(String, String)],
+    page: PageRequest,
+) -> Result<Page<Value>, AdminError> {
     ctx.require_read()?;
     let mut filters: Vec<Filter> = Vec::new();
     for (k, v) in query {
@@ -277,11 +308,17 @@ pub async fn get<R: Listed>(ctx: &Ctx<'_>, id: &str) -> Result<Value, AdminError
 }
 
 /// Runs a write and, when it is refused, records the refusal in the audit log.
-async fn audited<T>(ctx: &Ctx<'_>, action: String, kind: &str, id: Option<&str>, r: Result<T, AdminError>) -> Result<T, AdminError> {
-    if let Err(e) = &r {
-        if !matches!(e, AdminError::Internal(_)) {
-            ctx.record_failure(action, kind, id, &e.to_string()).await;
-        }
+async fn audited<T>(
+    ctx: &Ctx<'_>,
+    action: String,
+    kind: &str,
+    id: Option<&str>,
+    r: Result<T, AdminError>,
+) -> Result<T, AdminError> {
+    if let Err(e) = &r
+        && !matches!(e, AdminError::Internal(_))
+    {
+        ctx.record_failure(action, kind, id, &e.to_string()).await;
     }
     r
 }
@@ -372,7 +409,12 @@ pub fn check_limit(count: i64, max: i64, code: &'static str, what: &str) -> Resu
 
 /// Whether `id` (of entity `E`) exists within the transaction's scope and, when
 /// given, in `tenant_id`; reported against `field` otherwise.
-pub async fn must_exist<E: Entity + HasTenant>(tx: &mut Tx, id: &str, tenant_id: &str, field: &str) -> Result<E, AdminError> {
+pub async fn must_exist<E: Entity + HasTenant>(
+    tx: &mut Tx,
+    id: &str,
+    tenant_id: &str,
+    field: &str,
+) -> Result<E, AdminError> {
     match tx.get::<E>(id).await {
         Ok(e) if e.tenant() == Some(tenant_id) => Ok(e),
         Ok(_) | Err(StoreError::NotFound) => Err(AdminError::field(field, "no such object in this tenant")),

@@ -11,7 +11,9 @@ use crate::domain::user::{User, UserAttributes, UserStatus};
 use crate::domain::validate::FieldError;
 use crate::store::Tx;
 
-use super::{AdminError, Action, Created, Ctx, Listed, Resource, check_limit, lock_tenant, must_exist, tenant_in_scope};
+use super::{
+    Action, AdminError, Created, Ctx, Listed, Resource, check_limit, lock_tenant, must_exist, tenant_in_scope,
+};
 
 impl Listed for User {
     const PATH: &'static str = "users";
@@ -29,7 +31,13 @@ impl Listed for User {
 }
 
 /// Checks references and the password policy, then hashes the password.
-async fn finish(ctx: &Ctx<'_>, tx: &mut Tx, tenant: &Tenant, user: &mut User, password: Option<String>) -> Result<(), AdminError> {
+async fn finish(
+    ctx: &Ctx<'_>,
+    tx: &mut Tx,
+    tenant: &Tenant,
+    user: &mut User,
+    password: Option<String>,
+) -> Result<(), AdminError> {
     user.validate()?;
     if let Some(m) = &user.manager_id {
         must_exist::<User>(tx, m, &tenant.id, "manager_id").await?;
@@ -110,11 +118,19 @@ impl Resource for User {
         Ok(user)
     }
 
-    fn change_event(action: Action, before: Option<&Self>, after: &Self, view: &Value) -> Option<(&'static str, Value)> {
+    fn change_event(
+        action: Action,
+        before: Option<&Self>,
+        after: &Self,
+        view: &Value,
+    ) -> Option<(&'static str, Value)> {
         let kind = match action {
             Action::Create => "user.created",
             Action::Delete => "user.deleted",
-            Action::Update if after.status == UserStatus::Suspended && before.is_some_and(|b| b.status != UserStatus::Suspended) => {
+            Action::Update
+                if after.status == UserStatus::Suspended
+                    && before.is_some_and(|b| b.status != UserStatus::Suspended) =>
+            {
                 "user.suspended"
             }
             Action::Update => "user.updated",

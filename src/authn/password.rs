@@ -27,11 +27,9 @@ pub fn hash_now(password: &str) -> Result<String, HashError> {
 
 /// Whether `password` matches `phc`. The comparison inside argon2 is constant-time.
 pub async fn verify(password: String, phc: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        hasher().verify_password(password.as_bytes(), phc.as_str()).is_ok()
-    })
-    .await
-    .unwrap_or(false)
+    tokio::task::spawn_blocking(move || hasher().verify_password(password.as_bytes(), phc.as_str()).is_ok())
+        .await
+        .unwrap_or(false)
 }
 
 #[cfg(test)]

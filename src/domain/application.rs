@@ -68,13 +68,8 @@ pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 pub const GRANT_DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-pub const KNOWN_GRANTS: &[&str] = &[
-    GRANT_AUTHORIZATION_CODE,
-    GRANT_REFRESH_TOKEN,
-    GRANT_CLIENT_CREDENTIALS,
-    GRANT_DEVICE_CODE,
-    GRANT_TOKEN_EXCHANGE,
-];
+pub const KNOWN_GRANTS: &[&str] =
+    &[GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, GRANT_CLIENT_CREDENTIALS, GRANT_DEVICE_CODE, GRANT_TOKEN_EXCHANGE];
 
 /// ScaiKey's own scopes besides the OIDC ones; custom scopes are `resource:action`.
 pub const BUILTIN_SCOPES: &[&str] = &[
@@ -97,7 +92,9 @@ pub fn is_valid_scope(s: &str) -> bool {
     }
     let Some((resource, action)) = s.split_once(':') else { return false };
     let part = |p: &str| {
-        !p.is_empty() && p.len() <= 64 && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        !p.is_empty()
+            && p.len() <= 64
+            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
     };
     part(resource) && part(action)
 }
@@ -240,10 +237,8 @@ impl Application {
             p.add("grant_types", "public applications (SPA, NATIVE) cannot use client_credentials");
         }
         if self.app_type == AppType::Service {
-            let only_machine = self
-                .grant_types
-                .iter()
-                .all(|g| g == GRANT_CLIENT_CREDENTIALS || g == GRANT_TOKEN_EXCHANGE);
+            let only_machine =
+                self.grant_types.iter().all(|g| g == GRANT_CLIENT_CREDENTIALS || g == GRANT_TOKEN_EXCHANGE);
             p.check(only_machine, "grant_types", "SERVICE applications use client_credentials or token exchange only");
         }
         if self.allows_grant(GRANT_AUTHORIZATION_CODE) && self.redirect_uris.is_empty() {

@@ -100,8 +100,21 @@ impl IdentityProvider {
             }
         }
         const FIELDS: &[&str] = &[
-            "user_name", "email", "given_name", "family_name", "display_name", "title", "department", "company",
-            "employee_id", "employee_type", "office", "locale", "timezone", "sam_account_name", "manager_id",
+            "user_name",
+            "email",
+            "given_name",
+            "family_name",
+            "display_name",
+            "title",
+            "department",
+            "company",
+            "employee_id",
+            "employee_type",
+            "office",
+            "locale",
+            "timezone",
+            "sam_account_name",
+            "manager_id",
         ];
         for (k, v) in &self.attribute_mapping {
             let known = FIELDS.contains(&k.as_str()) || k.starts_with("custom_attributes.");

@@ -17,9 +17,7 @@ impl Timestamp {
         Self::from_unix_micros(micros).unwrap_or(Self::EPOCH)
     }
     pub fn from_unix_micros(micros: i64) -> Option<Self> {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
-            .ok()
-            .map(Self)
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).ok().map(Self)
     }
     pub fn unix_micros(&self) -> i64 {
         (self.0.unix_timestamp_nanos() / 1000) as i64
@@ -31,8 +29,7 @@ impl Timestamp {
         self.0
     }
     pub fn plus_seconds(&self, seconds: i64) -> Self {
-        Self::from_unix_micros(self.unix_micros().saturating_add(seconds.saturating_mul(1_000_000)))
-            .unwrap_or(*self)
+        Self::from_unix_micros(self.unix_micros().saturating_add(seconds.saturating_mul(1_000_000))).unwrap_or(*self)
     }
     pub fn rfc3339(&self) -> String {
         self.0.format(&Rfc3339).unwrap_or_default()
@@ -59,9 +56,7 @@ impl utoipa::PartialSchema for Timestamp {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                utoipa::openapi::KnownFormat::DateTime,
-            )))
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime)))
             .into()
     }
 }

@@ -188,7 +188,6 @@ pub struct UserAttributes {
     pub password: Option<String>,
 }
 
-
 impl User {
     /// Applies the present fields of `a` (the password is handled by the service).
     pub fn apply(&mut self, a: &UserAttributes) {
@@ -244,7 +243,11 @@ impl User {
         if let Some(s) = &self.sam_account_name {
             // AD's sAMAccountName: at most 20 characters, none of "/\[]:;|=,+*?<>@
             let bad = s.chars().any(|c| "\"/\\[]:;|=,+*?<>@".contains(c) || c.is_control());
-            p.check(!s.is_empty() && s.chars().count() <= 20 && !bad, "sam_account_name", "must be a valid sAMAccountName");
+            p.check(
+                !s.is_empty() && s.chars().count() <= 20 && !bad,
+                "sam_account_name",
+                "must be a valid sAMAccountName",
+            );
         }
         for (field, v) in [
             ("given_name", &self.given_name),

@@ -142,12 +142,20 @@ pub async fn list<R: Listed>(
     Ok(page_body(admin::list::<R>(&ctx(&svc, &caller, &rid), &query, page).await?))
 }
 
-pub async fn read<R: Listed>(State(svc): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn read<R: Listed>(
+    State(svc): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let rid = request_id::current();
     Ok(Json(json!({"data": admin::get::<R>(&ctx(&svc, &caller, &rid), &id).await?})))
 }
 
-pub async fn create<R: Resource>(State(svc): State<AppState>, caller: Caller, AdminJson(body): AdminJson<R::Create>) -> Result<Response, ApiError> {
+pub async fn create<R: Resource>(
+    State(svc): State<AppState>,
+    caller: Caller,
+    AdminJson(body): AdminJson<R::Create>,
+) -> Result<Response, ApiError> {
     let rid = request_id::current();
     let v = admin::create::<R>(&ctx(&svc, &caller, &rid), body).await?;
     Ok((StatusCode::CREATED, Json(json!({"data": v}))).into_response())
@@ -163,7 +171,11 @@ pub async fn update<R: Resource>(
     Ok(Json(json!({"data": admin::update::<R>(&ctx(&svc, &caller, &rid), &id, body).await?})))
 }
 
-pub async fn remove<R: Resource>(State(svc): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn remove<R: Resource>(
+    State(svc): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let rid = request_id::current();
     admin::delete::<R>(&ctx(&svc, &caller, &rid), &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -201,7 +213,11 @@ async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn rotate_secret(State(svc): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn rotate_secret(
+    State(svc): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let rid = request_id::current();
     Ok(Json(json!({"data": admin::applications::rotate_secret(&ctx(&svc, &caller, &rid), &id).await?})))
 }

@@ -28,7 +28,8 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .ok_or(AdminError::Unauthenticated)?;
-        let claims = svc.keys.verify(token.trim(), "at+jwt", svc.clock.now()).map_err(|_| AdminError::Unauthenticated)?;
+        let claims =
+            svc.keys.verify(token.trim(), "at+jwt", svc.clock.now()).map_err(|_| AdminError::Unauthenticated)?;
         let base = svc.base_url();
         let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
         let ours = iss == format!("{base}/api/v1/platform") || iss.starts_with(&format!("{base}/api/v1/auth/tenants/"));

@@ -38,8 +38,10 @@ impl From<AdminError> for ApiError {
                 ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid bearer token is required")
             }
             AdminError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
-            AdminError::Invalid(fields) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "the request has invalid fields")
-                .with_details(json!(fields)),
+            AdminError::Invalid(fields) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "the request has invalid fields")
+                    .with_details(json!(fields))
+            }
             AdminError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
             AdminError::Limit { code, message } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
             AdminError::Internal(detail) => {

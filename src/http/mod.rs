@@ -28,6 +28,8 @@ pub type AppState = Arc<Services>;
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
 pub fn router(svc: AppState) -> Router {
+    // Metrics recorded before the recorder exists are lost: install it first.
+    crate::telemetry::prometheus();
     Router::new()
         .merge(ops::routes())
         .merge(oauth::routes())
@@ -42,11 +44,8 @@ pub fn router(svc: AppState) -> Router {
 
 async fn track_metrics(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();

@@ -54,7 +54,10 @@ impl From<OAuthError> for OAuthResponse {
 }
 
 async fn tenant_issuer(svc: &AppState, slug: &str) -> Result<Issuer, Response> {
-    let unknown = || (StatusCode::NOT_FOUND, Json(json!({"error": "invalid_request", "error_description": "unknown issuer"}))).into_response();
+    let unknown = || {
+        (StatusCode::NOT_FOUND, Json(json!({"error": "invalid_request", "error_description": "unknown issuer"})))
+            .into_response()
+    };
     if !crate::domain::tenant::is_valid_slug(slug) {
         return Err(unknown());
     }
@@ -138,7 +141,12 @@ pub async fn platform_token(State(svc): State<AppState>, headers: HeaderMap, bod
     request_body(content_type = "application/x-www-form-urlencoded", description = "RFC 6749 token request"),
     responses((status = 200, description = "tokens"), (status = 400, description = "RFC 6749 §5.2 error"),
               (status = 401, description = "invalid_client"), (status = 404, description = "no such tenant")))]
-pub async fn tenant_token(State(svc): State<AppState>, Path(slug): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn tenant_token(
+    State(svc): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match tenant_issuer(&svc, &slug).await {
         Ok(issuer) => token_response(&svc, &issuer, &headers, &body).await,
         Err(r) => r,
@@ -152,7 +160,8 @@ async fn token_response(svc: &AppState, issuer: &Issuer, headers: &HeaderMap, bo
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
     if !form_type {
-        return OAuthResponse(OAuthError::invalid_request("send the request as application/x-www-form-urlencoded")).into_response();
+        return OAuthResponse(OAuthError::invalid_request("send the request as application/x-www-form-urlencoded"))
+            .into_response();
     }
     let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);

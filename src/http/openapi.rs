@@ -5,7 +5,7 @@
 //! A test compares it with the committed `openapi.json`.
 
 use axum::Router;
-use axum::routing::{get, MethodRouter};
+use axum::routing::{MethodRouter, get};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::{ContentBuilder, ObjectBuilder, OpenApi, Ref, RefOr, ResponseBuilder, Schema, Type};
@@ -18,7 +18,10 @@ use super::admin as handlers;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    info(title = "ScaiKey", description = "Multi-tenant OAuth 2.0 / OpenID Connect provider, SCIM server and directory sync."),
+    info(
+        title = "ScaiKey",
+        description = "Multi-tenant OAuth 2.0 / OpenID Connect provider, SCIM server and directory sync."
+    ),
     paths(
         super::ops::health,
         super::ops::ready,
@@ -43,7 +46,10 @@ pub struct Registry {
 
 impl Default for Registry {
     fn default() -> Self {
-        Self { router: Router::new(), doc: OpenApi::new(utoipa::openapi::Info::new("admin", "1"), utoipa::openapi::Paths::new()) }
+        Self {
+            router: Router::new(),
+            doc: OpenApi::new(utoipa::openapi::Info::new("admin", "1"), utoipa::openapi::Paths::new()),
+        }
     }
 }
 
@@ -52,20 +58,24 @@ fn schema_ref(name: &str) -> RefOr<Schema> {
 }
 
 fn envelope(inner: RefOr<Schema>, list: bool) -> RefOr<Schema> {
-    let data: RefOr<Schema> = if list {
-        utoipa::openapi::schema::ArrayBuilder::new().items(inner).into()
-    } else {
-        inner
-    };
+    let data: RefOr<Schema> =
+        if list { utoipa::openapi::schema::ArrayBuilder::new().items(inner).into() } else { inner };
     let mut b = ObjectBuilder::new().property("data", data).required("data");
     if list {
-        b = b.property("next_cursor", ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null])));
+        b = b.property(
+            "next_cursor",
+            ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null])),
+        );
     }
     b.into()
 }
 
 fn json_response(description: &str, schema: RefOr<Schema>) -> utoipa::openapi::Response {
-    ResponseBuilder::new().description(description).content("application/json", ContentBuilder::new().schema(Some(schema)).build()).build()
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(schema)).build())
+        .build()
 }
 
 fn error_response(description: &str) -> utoipa::openapi::Response {
@@ -160,7 +170,10 @@ impl Registry {
         let name = R::name().into_owned();
         let create_op = op(R::PATH, format!("create_{}", R::KIND), format!("Create one of {}", R::PATH))
             .request_body(Some(body(&R::Create::name())))
-            .response("201", json_response("created; secrets, if any, are shown only here", envelope(schema_ref(&name), false)))
+            .response(
+                "201",
+                json_response("created; secrets, if any, are shown only here", envelope(schema_ref(&name), false)),
+            )
             .response("400", error_response("malformed JSON or unknown fields"))
             .response("409", error_response("conflicts with an existing object"))
             .response("413", error_response("body too large"))

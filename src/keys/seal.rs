@@ -66,7 +66,11 @@ impl Sealer {
         // Sealing in place only fails for inputs beyond GCM's 64 GiB limit.
         if self
             .key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(context.as_bytes()), &mut buf)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce_bytes),
+                Aad::from(context.as_bytes()),
+                &mut buf,
+            )
             .is_err()
         {
             return String::new();
@@ -84,10 +88,8 @@ impl Sealer {
         }
         let mut body = bytes.split_off(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(&bytes).map_err(|_| SealError::Open)?;
-        let plain = self
-            .key
-            .open_in_place(nonce, Aad::from(context.as_bytes()), &mut body)
-            .map_err(|_| SealError::Open)?;
+        let plain =
+            self.key.open_in_place(nonce, Aad::from(context.as_bytes()), &mut body).map_err(|_| SealError::Open)?;
         Ok(plain.to_vec())
     }
 

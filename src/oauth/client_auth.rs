@@ -20,7 +20,11 @@ pub struct ClientCredentials {
 
 /// Reads `Authorization: Basic` (RFC 6749 §2.3.1: form-urlencoded parts) or
 /// the form's `client_id`/`client_secret`. Presenting both is an error.
-pub fn from_request(authorization: Option<&str>, form_id: Option<&str>, form_secret: Option<&str>) -> Result<ClientCredentials, OAuthError> {
+pub fn from_request(
+    authorization: Option<&str>,
+    form_id: Option<&str>,
+    form_secret: Option<&str>,
+) -> Result<ClientCredentials, OAuthError> {
     if let Some(h) = authorization {
         if form_secret.is_some() {
             return Err(OAuthError::invalid_request("use one client authentication method"));
@@ -52,7 +56,11 @@ const DUMMY_HASH: &str = "sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 /// The application behind `creds`, if it exists, is served by `issuer`, and
 /// the secret matches (confidential clients) or is absent (public clients).
-pub async fn authenticate(store: &Store, issuer: &Issuer, creds: &ClientCredentials) -> Result<Application, OAuthError> {
+pub async fn authenticate(
+    store: &Store,
+    issuer: &Issuer,
+    creds: &ClientCredentials,
+) -> Result<Application, OAuthError> {
     if creds.client_id.len() > 64 || creds.client_secret.as_ref().is_some_and(|s| s.len() > 512) {
         return Err(OAuthError::invalid_client());
     }

@@ -28,7 +28,11 @@ pub struct TokenRequest {
     pub form: Vec<(String, String)>,
 }
 
-pub async fn token(svc: &Services, issuer: &Issuer, req: TokenRequest) -> Result<(Application, TokenResponse), OAuthError> {
+pub async fn token(
+    svc: &Services,
+    issuer: &Issuer,
+    req: TokenRequest,
+) -> Result<(Application, TokenResponse), OAuthError> {
     let form = &req.form;
     for (i, (k, _)) in form.iter().enumerate() {
         if !REPEATABLE.contains(&k.as_str()) && form.iter().skip(i + 1).any(|(k2, _)| k2 == k) {
@@ -37,10 +41,8 @@ pub async fn token(svc: &Services, issuer: &Issuer, req: TokenRequest) -> Result
     }
     let param = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let grant_type = param("grant_type").ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-    let grant = registry()
-        .iter()
-        .find(|g| g.grant_type() == grant_type)
-        .ok_or_else(OAuthError::unsupported_grant_type)?;
+    let grant =
+        registry().iter().find(|g| g.grant_type() == grant_type).ok_or_else(OAuthError::unsupported_grant_type)?;
 
     let creds: ClientCredentials =
         client_auth::from_request(req.authorization.as_deref(), param("client_id"), param("client_secret"))?;

@@ -81,10 +81,7 @@ impl StoreError {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => {
-                let name = db
-                    .constraint()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| sqlite_constraint_name(db.message()));
+                let name = db.constraint().map(str::to_owned).unwrap_or_else(|| sqlite_constraint_name(db.message()));
                 StoreError::Conflict(name)
             }
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::Reference,
@@ -152,11 +149,8 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(15));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(opts)
-            .await
-            .map_err(StoreError::Database)?;
+        let pool =
+            SqlitePoolOptions::new().max_connections(8).connect_with(opts).await.map_err(StoreError::Database)?;
         Ok(Store { pools: Pools::Lite(pool) })
     }
 

@@ -23,14 +23,8 @@ pub const DEFAULT_LOGIN_BASE_URL: &str = "https://login.microsoftonline.com";
 /// Microsoft's public-cloud Graph host.
 pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.microsoft.com";
 
-const KEYS: &[&str] = &[
-    "tenant",
-    "allowed_tenant_ids",
-    "client_id",
-    "client_secret",
-    "login_base_url",
-    "graph_base_url",
-];
+const KEYS: &[&str] =
+    &["tenant", "allowed_tenant_ids", "client_id", "client_secret", "login_base_url", "graph_base_url"];
 
 /// Which Entra directories the login authority accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,10 +89,7 @@ impl Config {
         let tenant = r.required_string("tenant").and_then(|raw| {
             let parsed = EntraTenant::parse(&raw);
             if parsed.is_none() {
-                r.error(
-                    "tenant",
-                    "must be a directory GUID, \"organizations\" or \"common\"",
-                );
+                r.error("tenant", "must be a directory GUID, \"organizations\" or \"common\"");
             }
             parsed
         });
@@ -107,21 +98,14 @@ impl Config {
         if allowed_tenant_ids.iter().any(|id| !validate::is_guid(id)) {
             r.error("allowed_tenant_ids", "each entry must be a directory GUID");
         }
-        allowed_tenant_ids
-            .iter_mut()
-            .for_each(|id| id.make_ascii_lowercase());
+        allowed_tenant_ids.iter_mut().for_each(|id| id.make_ascii_lowercase());
         if !r.has_error("allowed_tenant_ids") {
             match &tenant {
                 Some(EntraTenant::Id(id)) if allowed_tenant_ids.iter().any(|a| a != id) => {
                     r.error("allowed_tenant_ids", "may only list the configured tenant");
                 }
-                Some(EntraTenant::Organizations | EntraTenant::Common)
-                    if allowed_tenant_ids.is_empty() =>
-                {
-                    r.error(
-                        "allowed_tenant_ids",
-                        "is required when tenant is \"organizations\" or \"common\"",
-                    );
+                Some(EntraTenant::Organizations | EntraTenant::Common) if allowed_tenant_ids.is_empty() => {
+                    r.error("allowed_tenant_ids", "is required when tenant is \"organizations\" or \"common\"");
                 }
                 _ => {}
             }
@@ -132,30 +116,12 @@ impl Config {
         let login_base_url = r.base_url_or("login_base_url", DEFAULT_LOGIN_BASE_URL);
         let graph_base_url = r.base_url_or("graph_base_url", DEFAULT_GRAPH_BASE_URL);
 
-        let (
-            Some(tenant),
-            Some(client_id),
-            Some(client_secret),
-            Some(login_base_url),
-            Some(graph_base_url),
-        ) = (
-            tenant,
-            client_id,
-            client_secret,
-            login_base_url,
-            graph_base_url,
-        )
+        let (Some(tenant), Some(client_id), Some(client_secret), Some(login_base_url), Some(graph_base_url)) =
+            (tenant, client_id, client_secret, login_base_url, graph_base_url)
         else {
             return Err(r.into_error());
         };
-        r.finish(Self {
-            tenant,
-            allowed_tenant_ids,
-            client_id,
-            client_secret,
-            login_base_url,
-            graph_base_url,
-        })
+        r.finish(Self { tenant, allowed_tenant_ids, client_id, client_secret, login_base_url, graph_base_url })
     }
 
     /// Whether a token whose `tid` is `tid` may sign in. A GUID tenant with
@@ -222,11 +188,7 @@ mod tests {
     #[test]
     fn multi_tenant_needs_an_allow_list() {
         for t in ["organizations", "common"] {
-            assert!(
-                Config::parse(&with("tenant", json!(t)))
-                    .unwrap_err()
-                    .has("allowed_tenant_ids")
-            );
+            assert!(Config::parse(&with("tenant", json!(t))).unwrap_err().has("allowed_tenant_ids"));
         }
         let mut v = with("tenant", json!("organizations"));
         v["allowed_tenant_ids"] = json!([TID.to_uppercase(), OTHER]);
@@ -240,21 +202,9 @@ mod tests {
 
     #[test]
     fn tenant_and_allow_list_are_checked() {
-        assert!(
-            Config::parse(&with("tenant", json!("contoso.com")))
-                .unwrap_err()
-                .has("tenant")
-        );
-        assert!(
-            Config::parse(&with("allowed_tenant_ids", json!(["nope"])))
-                .unwrap_err()
-                .has("allowed_tenant_ids")
-        );
-        assert!(
-            Config::parse(&with("allowed_tenant_ids", json!([OTHER])))
-                .unwrap_err()
-                .has("allowed_tenant_ids")
-        );
+        assert!(Config::parse(&with("tenant", json!("contoso.com"))).unwrap_err().has("tenant"));
+        assert!(Config::parse(&with("allowed_tenant_ids", json!(["nope"]))).unwrap_err().has("allowed_tenant_ids"));
+        assert!(Config::parse(&with("allowed_tenant_ids", json!([OTHER]))).unwrap_err().has("allowed_tenant_ids"));
         assert!(Config::parse(&with("allowed_tenant_ids", json!([TID]))).is_ok());
     }
 
@@ -284,11 +234,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_reported() {
-        assert!(
-            Config::parse(&with("issuer", json!("x")))
-                .unwrap_err()
-                .has("issuer")
-        );
+        assert!(Config::parse(&with("issuer", json!("x"))).unwrap_err().has("issuer"));
     }
 
     #[test]

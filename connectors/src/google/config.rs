@@ -55,11 +55,7 @@ impl ServiceAccountKey {
         let Value::Object(map) = value else {
             return Err("must be a service account key: a JSON object or a string holding one");
         };
-        let text = |key: &str| {
-            map.get(key)
-                .and_then(Value::as_str)
-                .filter(|s| !s.trim().is_empty())
-        };
+        let text = |key: &str| map.get(key).and_then(Value::as_str).filter(|s| !s.trim().is_empty());
         let client_email = text("client_email").ok_or("must contain a client_email")?;
         let private_key = text("private_key").ok_or("must contain a private_key")?;
         if !validate::looks_like_pem(private_key) {
@@ -141,47 +137,32 @@ impl Config {
                     Value::String(text) => ServiceAccountKey::from_text(text).map(|_| text.clone()),
                     other => ServiceAccountKey::from_json(other).map(|_| other.to_string()),
                 };
-                checked
-                    .map_err(|msg| r.error("service_account_json", msg))
-                    .ok()
+                checked.map_err(|msg| r.error("service_account_json", msg)).ok()
             }
         };
         let admin_subject = r.string("admin_subject");
         if let Some(subject) = &admin_subject {
             if !subject.contains('@') {
-                r.error(
-                    "admin_subject",
-                    "must be the email address of a Workspace admin",
-                );
+                r.error("admin_subject", "must be the email address of a Workspace admin");
             } else if !r.present("service_account_json") {
-                r.error(
-                    "admin_subject",
-                    "is only used together with service_account_json",
-                );
+                r.error("admin_subject", "is only used together with service_account_json");
             }
         } else if r.present("service_account_json") && !r.has_error("admin_subject") {
             r.error("admin_subject", "is required with service_account_json");
         }
 
-        let customer_id = r
-            .string_or("customer_id", DEFAULT_CUSTOMER_ID)
-            .filter(|id| {
-                let ok = id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-                if !ok {
-                    r.error(
-                        "customer_id",
-                        "must be a Workspace customer id or \"my_customer\"",
-                    );
-                }
-                ok
-            });
+        let customer_id = r.string_or("customer_id", DEFAULT_CUSTOMER_ID).filter(|id| {
+            let ok = id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !ok {
+                r.error("customer_id", "must be a Workspace customer id or \"my_customer\"");
+            }
+            ok
+        });
         let accounts_base_url = r.base_url_or("accounts_base_url", DEFAULT_ACCOUNTS_BASE_URL);
         let directory_base_url = r.base_url_or("directory_base_url", DEFAULT_DIRECTORY_BASE_URL);
-        let token_uri = r.string_or("token_uri", DEFAULT_TOKEN_URI).filter(|uri| {
-            validate::web_url(uri)
-                .map_err(|msg| r.error("token_uri", msg))
-                .is_ok()
-        });
+        let token_uri = r
+            .string_or("token_uri", DEFAULT_TOKEN_URI)
+            .filter(|uri| validate::web_url(uri).map_err(|msg| r.error("token_uri", msg)).is_ok());
 
         let (
             Some(client_id),
@@ -191,15 +172,7 @@ impl Config {
             Some(accounts_base_url),
             Some(directory_base_url),
             Some(token_uri),
-        ) = (
-            client_id,
-            client_secret,
-            hosted_domain,
-            customer_id,
-            accounts_base_url,
-            directory_base_url,
-            token_uri,
-        )
+        ) = (client_id, client_secret, hosted_domain, customer_id, accounts_base_url, directory_base_url, token_uri)
         else {
             return Err(r.into_error());
         };
@@ -218,9 +191,7 @@ impl Config {
 
     /// The service-account key, when directory sync is configured.
     pub fn service_account(&self) -> Option<ServiceAccountKey> {
-        self.service_account_json
-            .as_deref()
-            .and_then(|text| ServiceAccountKey::from_text(text).ok())
+        self.service_account_json.as_deref().and_then(|text| ServiceAccountKey::from_text(text).ok())
     }
 }
 
@@ -238,10 +209,7 @@ impl fmt::Debug for Config {
             .field("client_id", &self.client_id)
             .field("client_secret", &redact::Redacted)
             .field("hosted_domain", &self.hosted_domain)
-            .field(
-                "service_account_json",
-                &redact::optional(&self.service_account_json),
-            )
+            .field("service_account_json", &redact::optional(&self.service_account_json))
             .field("admin_subject", &self.admin_subject)
             .field("customer_id", &self.customer_id)
             .field("accounts_base_url", &self.accounts_base_url)
@@ -256,7 +224,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
+    const KEY_PEM: &str =
+        "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
 
     fn minimal() -> Value {
         json!({"client_id": "id.apps.googleusercontent.com", "client_secret": "hunter2", "hosted_domain": "Acme.test"})
@@ -314,16 +283,8 @@ mod tests {
             assert_eq!(err.fields.len(), 1, "{err}");
             assert!(err.has("service_account_json"));
         }
-        assert!(
-            Config::parse(&with("service_account_json", sa_key()))
-                .unwrap_err()
-                .has("admin_subject")
-        );
-        assert!(
-            Config::parse(&with("admin_subject", json!("admin@acme.test")))
-                .unwrap_err()
-                .has("admin_subject")
-        );
+        assert!(Config::parse(&with("service_account_json", sa_key())).unwrap_err().has("admin_subject"));
+        assert!(Config::parse(&with("admin_subject", json!("admin@acme.test"))).unwrap_err().has("admin_subject"));
     }
 
     #[test]
@@ -335,11 +296,7 @@ mod tests {
             assert_eq!(err.fields.len(), 1, "{key}: {err}");
             assert_eq!(err.fields[0].field, key);
         }
-        assert!(
-            Config::parse(&with("hosted_domain", json!("not a domain")))
-                .unwrap_err()
-                .has("hosted_domain")
-        );
+        assert!(Config::parse(&with("hosted_domain", json!("not a domain"))).unwrap_err().has("hosted_domain"));
     }
 
     #[test]
@@ -348,24 +305,15 @@ mod tests {
         v["directory_base_url"] = json!("ftp://x");
         v["token_uri"] = json!("nope");
         let err = Config::parse(&v).unwrap_err();
-        assert!(
-            err.has("accounts_base_url") && err.has("directory_base_url") && err.has("token_uri")
-        );
+        assert!(err.has("accounts_base_url") && err.has("directory_base_url") && err.has("token_uri"));
         let mut v = with("accounts_base_url", json!("http://127.0.0.1:1"));
         v["token_uri"] = json!("http://127.0.0.1:1/token");
-        assert_eq!(
-            Config::parse(&v).unwrap().token_uri,
-            "http://127.0.0.1:1/token"
-        );
+        assert_eq!(Config::parse(&v).unwrap().token_uri, "http://127.0.0.1:1/token");
     }
 
     #[test]
     fn unknown_keys_are_reported() {
-        assert!(
-            Config::parse(&with("tenant", json!("x")))
-                .unwrap_err()
-                .has("tenant")
-        );
+        assert!(Config::parse(&with("tenant", json!("x"))).unwrap_err().has("tenant"));
     }
 
     #[test]

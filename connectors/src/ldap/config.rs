@@ -123,25 +123,17 @@ impl Config {
         };
         let ad = flavor.is_ad();
 
-        let url = r
-            .required_string("url")
-            .and_then(|raw| match check_url(&raw) {
-                Ok(()) => Some(raw.trim_end_matches('/').to_owned()),
-                Err(msg) => {
-                    r.error("url", msg);
-                    None
-                }
-            });
-        let ldaps = url.as_deref().is_some_and(|u| {
-            u.get(..8)
-                .is_some_and(|s| s.eq_ignore_ascii_case("ldaps://"))
+        let url = r.required_string("url").and_then(|raw| match check_url(&raw) {
+            Ok(()) => Some(raw.trim_end_matches('/').to_owned()),
+            Err(msg) => {
+                r.error("url", msg);
+                None
+            }
         });
+        let ldaps = url.as_deref().is_some_and(|u| u.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("ldaps://")));
         let start_tls = r.bool_or("start_tls", false);
         if start_tls && ldaps {
-            r.error(
-                "start_tls",
-                "cannot be used with ldaps:// (the connection is already TLS)",
-            );
+            r.error("start_tls", "cannot be used with ldaps:// (the connection is already TLS)");
         }
         let ca_pem = r.string("ca_pem");
         if let Some(pem) = &ca_pem {
@@ -152,45 +144,20 @@ impl Config {
             }
         }
 
-        let bind_dn = r
-            .required_string("bind_dn")
-            .filter(|dn| dn_ok(&mut r, "bind_dn", dn));
+        let bind_dn = r.required_string("bind_dn").filter(|dn| dn_ok(&mut r, "bind_dn", dn));
         let bind_password = r.required_string("bind_password");
-        let user_base_dn = r
-            .required_string("user_base_dn")
-            .filter(|dn| dn_ok(&mut r, "user_base_dn", dn));
-        let group_base_dn = r
-            .string("group_base_dn")
-            .filter(|dn| dn_ok(&mut r, "group_base_dn", dn));
+        let user_base_dn = r.required_string("user_base_dn").filter(|dn| dn_ok(&mut r, "user_base_dn", dn));
+        let group_base_dn = r.string("group_base_dn").filter(|dn| dn_ok(&mut r, "group_base_dn", dn));
 
         let user_filter = filter(
             &mut r,
             "user_filter",
-            if ad {
-                "(&(objectCategory=person)(objectClass=user))"
-            } else {
-                "(objectClass=person)"
-            },
+            if ad { "(&(objectCategory=person)(objectClass=user))" } else { "(objectClass=person)" },
         );
-        let group_filter = filter(
-            &mut r,
-            "group_filter",
-            if ad {
-                "(objectClass=group)"
-            } else {
-                "(objectClass=groupOfNames)"
-            },
-        );
-        let user_id_attribute = attribute(
-            &mut r,
-            "user_id_attribute",
-            if ad { "objectGUID" } else { "entryUUID" },
-        );
-        let login_attribute = attribute(
-            &mut r,
-            "login_attribute",
-            if ad { "userPrincipalName" } else { "uid" },
-        );
+        let group_filter =
+            filter(&mut r, "group_filter", if ad { "(objectClass=group)" } else { "(objectClass=groupOfNames)" });
+        let user_id_attribute = attribute(&mut r, "user_id_attribute", if ad { "objectGUID" } else { "entryUUID" });
+        let login_attribute = attribute(&mut r, "login_attribute", if ad { "userPrincipalName" } else { "uid" });
         let group_member_attribute = attribute(&mut r, "group_member_attribute", "member");
         let page_size = r.u32_or("page_size", DEFAULT_PAGE_SIZE, 1..=MAX_PAGE_SIZE);
 
@@ -238,11 +205,7 @@ impl Config {
 
     /// Whether the connection is encrypted (`ldaps://` or StartTLS).
     pub fn uses_tls(&self) -> bool {
-        self.start_tls
-            || self
-                .url
-                .get(..8)
-                .is_some_and(|s| s.eq_ignore_ascii_case("ldaps://"))
+        self.start_tls || self.url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("ldaps://"))
     }
 }
 
@@ -258,9 +221,7 @@ fn check_url(raw: &str) -> Result<(), &'static str> {
         return Err("must not contain credentials (use bind_dn and bind_password)");
     }
     if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
-        return Err(
-            "must not contain a DN, attributes or filter (use user_base_dn and user_filter)",
-        );
+        return Err("must not contain a DN, attributes or filter (use user_base_dn and user_filter)");
     }
     Ok(())
 }
@@ -268,23 +229,14 @@ fn check_url(raw: &str) -> Result<(), &'static str> {
 fn pem_certificates(pem: &str) -> usize {
     pem.split("-----BEGIN CERTIFICATE-----")
         .skip(1)
-        .filter(|block| {
-            validate::pem_body(
-                &format!("-----BEGIN CERTIFICATE-----{block}"),
-                "CERTIFICATE",
-            )
-            .is_some()
-        })
+        .filter(|block| validate::pem_body(&format!("-----BEGIN CERTIFICATE-----{block}"), "CERTIFICATE").is_some())
         .count()
 }
 
 fn dn_ok(r: &mut Reader<'_>, key: &str, dn: &str) -> bool {
     let ok = validate::is_dn(dn);
     if !ok {
-        r.error(
-            key,
-            "must be a distinguished name such as ou=people,dc=example,dc=com",
-        );
+        r.error(key, "must be a distinguished name such as ou=people,dc=example,dc=com");
     }
     ok
 }
@@ -293,10 +245,7 @@ fn filter(r: &mut Reader<'_>, key: &str, default: &str) -> Option<String> {
     r.string_or(key, default).filter(|f| {
         let ok = validate::is_ldap_filter(f);
         if !ok {
-            r.error(
-                key,
-                "must be an LDAP filter in parentheses, such as (objectClass=person)",
-            );
+            r.error(key, "must be an LDAP filter in parentheses, such as (objectClass=person)");
         }
         ok
     })
@@ -380,17 +329,11 @@ mod tests {
         let c = Config::parse(&v).unwrap();
         assert_eq!(c.url, "ldaps://dc1.acme.test:636");
         assert!(c.uses_tls());
-        assert_eq!(
-            c.user_filter,
-            "(&(objectCategory=person)(objectClass=user))"
-        );
+        assert_eq!(c.user_filter, "(&(objectCategory=person)(objectClass=user))");
         assert_eq!(c.group_filter, "(objectClass=group)");
         assert_eq!(c.user_id_attribute, "objectGUID");
         assert_eq!(c.login_attribute, "userPrincipalName");
-        assert_eq!(
-            serde_json::to_value(&c).unwrap()["flavor"],
-            "active_directory"
-        );
+        assert_eq!(serde_json::to_value(&c).unwrap()["flavor"], "active_directory");
     }
 
     #[test]
@@ -417,11 +360,7 @@ mod tests {
             assert_eq!(err.fields.len(), 1, "{key}: {err}");
             assert_eq!(err.fields[0].field, key);
         }
-        assert!(
-            Config::parse(&with("bind_password", json!("")))
-                .unwrap_err()
-                .has("bind_password")
-        );
+        assert!(Config::parse(&with("bind_password", json!(""))).unwrap_err().has("bind_password"));
     }
 
     #[test]
@@ -433,12 +372,7 @@ mod tests {
             "ldap://dc1.acme.test/dc=acme,dc=test",
             "ldap://cn=x:pw@dc1.acme.test",
         ] {
-            assert!(
-                Config::parse(&with("url", json!(bad)))
-                    .unwrap_err()
-                    .has("url"),
-                "{bad}"
-            );
+            assert!(Config::parse(&with("url", json!(bad))).unwrap_err().has("url"), "{bad}");
         }
         assert!(Config::parse(&with("url", json!("ldap://[::1]:389"))).is_ok());
     }
@@ -448,11 +382,7 @@ mod tests {
         let mut v = with("url", json!("ldaps://dc1.acme.test"));
         v["start_tls"] = json!(true);
         assert!(Config::parse(&v).unwrap_err().has("start_tls"));
-        assert!(
-            Config::parse(&with("ca_pem", json!(cert_pem())))
-                .unwrap_err()
-                .has("ca_pem")
-        );
+        assert!(Config::parse(&with("ca_pem", json!(cert_pem()))).unwrap_err().has("ca_pem"));
         let mut v = with("start_tls", json!(true));
         v["ca_pem"] = json!("not pem");
         assert!(Config::parse(&v).unwrap_err().has("ca_pem"));
@@ -472,10 +402,7 @@ mod tests {
             ("start_tls", json!("yes")),
             ("ldap_url", json!("ldap://x")),
         ] {
-            assert!(
-                Config::parse(&with(key, bad)).unwrap_err().has(key),
-                "{key}"
-            );
+            assert!(Config::parse(&with(key, bad)).unwrap_err().has(key), "{key}");
         }
     }
 

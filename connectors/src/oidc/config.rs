@@ -16,13 +16,7 @@ use std::fmt;
 /// Scopes asked of the upstream when the config names none.
 pub const DEFAULT_SCOPES: [&str; 3] = ["openid", "email", "profile"];
 
-const KEYS: &[&str] = &[
-    "issuer",
-    "client_id",
-    "client_secret",
-    "scopes",
-    "token_endpoint_auth_method",
-];
+const KEYS: &[&str] = &["issuer", "client_id", "client_secret", "scopes", "token_endpoint_auth_method"];
 
 /// How ScaiKey authenticates to the upstream's token endpoint.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,15 +70,10 @@ impl Config {
         let client_id = r.required_string("client_id");
         let client_secret = r.required_string("client_secret");
 
-        let scopes = r
-            .string_list("scopes")
-            .unwrap_or_else(|| DEFAULT_SCOPES.map(String::from).to_vec());
+        let scopes = r.string_list("scopes").unwrap_or_else(|| DEFAULT_SCOPES.map(String::from).to_vec());
         if !r.has_error("scopes") {
             if scopes.iter().any(|s| !validate::is_scope_token(s)) {
-                r.error(
-                    "scopes",
-                    "each scope must be a single token without spaces or quotes",
-                );
+                r.error("scopes", "each scope must be a single token without spaces or quotes");
             } else if !scopes.iter().any(|s| s == "openid") {
                 r.error("scopes", "must contain \"openid\"");
             }
@@ -94,34 +83,20 @@ impl Config {
         let token_endpoint_auth_method = match method.as_deref() {
             None => TokenEndpointAuthMethod::default(),
             Some(m) => TokenEndpointAuthMethod::parse(m).unwrap_or_else(|| {
-                r.error(
-                    "token_endpoint_auth_method",
-                    "must be client_secret_basic or client_secret_post",
-                );
+                r.error("token_endpoint_auth_method", "must be client_secret_basic or client_secret_post");
                 TokenEndpointAuthMethod::default()
             }),
         };
 
-        let (Some(issuer), Some(client_id), Some(client_secret)) =
-            (issuer, client_id, client_secret)
-        else {
+        let (Some(issuer), Some(client_id), Some(client_secret)) = (issuer, client_id, client_secret) else {
             return Err(r.into_error());
         };
-        r.finish(Self {
-            issuer,
-            client_id,
-            client_secret,
-            scopes,
-            token_endpoint_auth_method,
-        })
+        r.finish(Self { issuer, client_id, client_secret, scopes, token_endpoint_auth_method })
     }
 
     /// Where the upstream's discovery document lives.
     pub fn discovery_url(&self) -> String {
-        format!(
-            "{}/.well-known/openid-configuration",
-            self.issuer.trim_end_matches('/')
-        )
+        format!("{}/.well-known/openid-configuration", self.issuer.trim_end_matches('/'))
     }
 }
 
@@ -140,10 +115,7 @@ impl fmt::Debug for Config {
             .field("client_id", &self.client_id)
             .field("client_secret", &redact::Redacted)
             .field("scopes", &self.scopes)
-            .field(
-                "token_endpoint_auth_method",
-                &self.token_endpoint_auth_method,
-            )
+            .field("token_endpoint_auth_method", &self.token_endpoint_auth_method)
             .finish()
     }
 }
@@ -174,14 +146,8 @@ mod tests {
         let c = Config::parse(&minimal()).unwrap();
         assert_eq!(c.issuer, "https://idp.example.com/realms/acme");
         assert_eq!(c.scopes, ["openid", "email", "profile"]);
-        assert_eq!(
-            c.token_endpoint_auth_method,
-            TokenEndpointAuthMethod::ClientSecretBasic
-        );
-        assert_eq!(
-            c.discovery_url(),
-            "https://idp.example.com/realms/acme/.well-known/openid-configuration"
-        );
+        assert_eq!(c.token_endpoint_auth_method, TokenEndpointAuthMethod::ClientSecretBasic);
+        assert_eq!(c.discovery_url(), "https://idp.example.com/realms/acme/.well-known/openid-configuration");
     }
 
     #[test]
@@ -190,10 +156,7 @@ mod tests {
         v["token_endpoint_auth_method"] = json!("client_secret_post");
         let c = Config::parse(&v).unwrap();
         assert_eq!(c.scopes, ["openid", "groups"]);
-        assert_eq!(
-            c.token_endpoint_auth_method,
-            TokenEndpointAuthMethod::ClientSecretPost
-        );
+        assert_eq!(c.token_endpoint_auth_method, TokenEndpointAuthMethod::ClientSecretPost);
     }
 
     #[test]
@@ -209,12 +172,9 @@ mod tests {
 
     #[test]
     fn bad_urls_are_rejected() {
-        for bad in [
-            "http://idp.example.com",
-            "idp.example.com",
-            "https://idp.example.com?x=1",
-            "https://idp.example.com#x",
-        ] {
+        for bad in
+            ["http://idp.example.com", "idp.example.com", "https://idp.example.com?x=1", "https://idp.example.com#x"]
+        {
             let err = Config::parse(&with("issuer", json!(bad))).unwrap_err();
             assert!(err.has("issuer"), "{bad}");
         }
@@ -224,26 +184,10 @@ mod tests {
 
     #[test]
     fn scopes_and_method_are_checked() {
-        assert!(
-            Config::parse(&with("scopes", json!(["email"])))
-                .unwrap_err()
-                .has("scopes")
-        );
-        assert!(
-            Config::parse(&with("scopes", json!(["openid email"])))
-                .unwrap_err()
-                .has("scopes")
-        );
-        assert!(
-            Config::parse(&with("scopes", json!("openid")))
-                .unwrap_err()
-                .has("scopes")
-        );
-        let err = Config::parse(&with(
-            "token_endpoint_auth_method",
-            json!("private_key_jwt"),
-        ))
-        .unwrap_err();
+        assert!(Config::parse(&with("scopes", json!(["email"]))).unwrap_err().has("scopes"));
+        assert!(Config::parse(&with("scopes", json!(["openid email"]))).unwrap_err().has("scopes"));
+        assert!(Config::parse(&with("scopes", json!("openid"))).unwrap_err().has("scopes"));
+        let err = Config::parse(&with("token_endpoint_auth_method", json!("private_key_jwt"))).unwrap_err();
         assert!(err.has("token_endpoint_auth_method"));
     }
 
@@ -262,12 +206,7 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"));
         assert!(shown.contains("[redacted]"));
-        assert!(
-            !Config::parse(&with("issuer", json!("hunter2")))
-                .unwrap_err()
-                .to_string()
-                .contains("hunter2")
-        );
+        assert!(!Config::parse(&with("issuer", json!("hunter2"))).unwrap_err().to_string().contains("hunter2"));
     }
 
     #[test]

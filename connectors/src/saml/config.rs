@@ -90,28 +90,21 @@ impl Config {
         let name_id_format = r.string("name_id_format").filter(|f| {
             let ok = f.starts_with("urn:") && !f.contains(char::is_whitespace);
             if !ok {
-                r.error("name_id_format", "must be a NameID format URI such as urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress");
+                r.error(
+                    "name_id_format",
+                    "must be a NameID format URI such as urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+                );
             }
             ok
         });
         let sign_authn_requests = r.bool_or("sign_authn_requests", true);
         let want_assertions_signed = r.bool_or("want_assertions_signed", true);
-        let clock_skew_seconds = r.u32_or(
-            "clock_skew_seconds",
-            DEFAULT_CLOCK_SKEW_SECONDS,
-            0..=MAX_CLOCK_SKEW_SECONDS,
-        );
+        let clock_skew_seconds = r.u32_or("clock_skew_seconds", DEFAULT_CLOCK_SKEW_SECONDS, 0..=MAX_CLOCK_SKEW_SECONDS);
 
         let Some(metadata) = metadata else {
             return Err(r.into_error());
         };
-        r.finish(Self {
-            metadata,
-            name_id_format,
-            sign_authn_requests,
-            want_assertions_signed,
-            clock_skew_seconds,
-        })
+        r.finish(Self { metadata, name_id_format, sign_authn_requests, want_assertions_signed, clock_skew_seconds })
     }
 }
 
@@ -119,31 +112,19 @@ fn read_metadata(r: &mut Reader<'_>) -> Option<Metadata> {
     let has_xml = r.present("metadata_xml");
     let has_url = r.present("metadata_url");
     let has_manual = MANUAL_KEYS.iter().any(|k| r.present(k));
-    let ways = [has_xml, has_url, has_manual]
-        .iter()
-        .filter(|w| **w)
-        .count();
+    let ways = [has_xml, has_url, has_manual].iter().filter(|w| **w).count();
     if ways == 0 {
         if !r.is_object() {
             return None;
         }
-        r.error(
-            "metadata_xml",
-            "one of metadata_xml, metadata_url or entity_id + sso_url + certificates is required",
-        );
+        r.error("metadata_xml", "one of metadata_xml, metadata_url or entity_id + sso_url + certificates is required");
         return None;
     }
     if ways > 1 {
-        let given: Vec<&str> = ["metadata_xml", "metadata_url"]
-            .into_iter()
-            .chain(MANUAL_KEYS)
-            .filter(|k| r.present(k))
-            .collect();
+        let given: Vec<&str> =
+            ["metadata_xml", "metadata_url"].into_iter().chain(MANUAL_KEYS).filter(|k| r.present(k)).collect();
         for key in given {
-            r.error(
-                key,
-                "give only one of metadata_xml, metadata_url or entity_id + sso_url + certificates",
-            );
+            r.error(key, "give only one of metadata_xml, metadata_url or entity_id + sso_url + certificates");
         }
         return None;
     }
@@ -152,10 +133,7 @@ fn read_metadata(r: &mut Reader<'_>) -> Option<Metadata> {
         let xml = r.string("metadata_xml")?;
         let body = xml.trim_start_matches('\u{feff}').trim_start();
         if !body.starts_with('<') || !body.contains("EntityDescriptor") {
-            r.error(
-                "metadata_xml",
-                "must be a SAML metadata document (EntityDescriptor)",
-            );
+            r.error("metadata_xml", "must be a SAML metadata document (EntityDescriptor)");
             return None;
         }
         return Some(Metadata::Xml { metadata_xml: xml });
@@ -172,19 +150,14 @@ fn read_metadata(r: &mut Reader<'_>) -> Option<Metadata> {
     }
 
     let entity_id = r.required_string("entity_id");
-    let sso_url = r.required_string("sso_url").filter(|url| {
-        validate::web_url(url)
-            .map_err(|msg| r.error("sso_url", msg))
-            .is_ok()
-    });
+    let sso_url = r
+        .required_string("sso_url")
+        .filter(|url| validate::web_url(url).map_err(|msg| r.error("sso_url", msg)).is_ok());
     let certificates = if r.present("certificates") {
         r.string_list("certificates").filter(|certs| {
             let ok = !certs.is_empty() && certs.iter().all(|c| validate::is_certificate(c));
             if !ok {
-                r.error(
-                    "certificates",
-                    "must be a non-empty list of PEM or base64 DER X.509 certificates",
-                );
+                r.error("certificates", "must be a non-empty list of PEM or base64 DER X.509 certificates");
             }
             ok
         })
@@ -192,11 +165,7 @@ fn read_metadata(r: &mut Reader<'_>) -> Option<Metadata> {
         r.error("certificates", "is required");
         None
     };
-    Some(Metadata::Manual {
-        entity_id: entity_id?,
-        sso_url: sso_url?,
-        certificates: certificates?,
-    })
+    Some(Metadata::Manual { entity_id: entity_id?, sso_url: sso_url?, certificates: certificates? })
 }
 
 impl TryFrom<serde_json::Value> for Config {
@@ -228,12 +197,7 @@ mod tests {
     #[test]
     fn each_way_of_describing_the_idp_parses_with_defaults() {
         let c = Config::parse(&json!({"metadata_xml": XML})).unwrap();
-        assert_eq!(
-            c.metadata,
-            Metadata::Xml {
-                metadata_xml: XML.into()
-            }
-        );
+        assert_eq!(c.metadata, Metadata::Xml { metadata_xml: XML.into() });
         assert!(c.sign_authn_requests && c.want_assertions_signed);
         assert_eq!(c.clock_skew_seconds, 120);
         assert_eq!(c.name_id_format, None);
@@ -242,19 +206,13 @@ mod tests {
         assert!(matches!(c.metadata, Metadata::Url { .. }));
 
         let c = Config::parse(&manual()).unwrap();
-        let Metadata::Manual { certificates, .. } = &c.metadata else {
-            panic!()
-        };
+        let Metadata::Manual { certificates, .. } = &c.metadata else { panic!() };
         assert_eq!(certificates.len(), 2);
     }
 
     #[test]
     fn explicit_values_are_kept_and_round_trip() {
-        let mut v = with(
-            manual(),
-            "name_id_format",
-            json!("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
-        );
+        let mut v = with(manual(), "name_id_format", json!("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"));
         v["sign_authn_requests"] = json!(false);
         v["clock_skew_seconds"] = json!(600);
         let c = Config::parse(&v).unwrap();
@@ -269,10 +227,8 @@ mod tests {
     #[test]
     fn idp_description_is_required_and_exclusive() {
         assert!(Config::parse(&json!({})).unwrap_err().has("metadata_xml"));
-        let err = Config::parse(
-            &json!({"metadata_xml": XML, "metadata_url": "https://idp.example.com/md"}),
-        )
-        .unwrap_err();
+        let err =
+            Config::parse(&json!({"metadata_xml": XML, "metadata_url": "https://idp.example.com/md"})).unwrap_err();
         assert!(err.has("metadata_xml") && err.has("metadata_url"));
         assert!(Config::parse(&with(manual(), "metadata_xml", json!(XML))).is_err());
     }
@@ -290,60 +246,26 @@ mod tests {
 
     #[test]
     fn values_are_checked() {
+        assert!(Config::parse(&json!({"metadata_url": "http://idp.example.com/md"})).unwrap_err().has("metadata_url"));
+        assert!(Config::parse(&json!({"metadata_xml": "hello"})).unwrap_err().has("metadata_xml"));
+        assert!(Config::parse(&with(manual(), "sso_url", json!("nope"))).unwrap_err().has("sso_url"));
+        assert!(Config::parse(&with(manual(), "certificates", json!([]))).unwrap_err().has("certificates"));
+        assert!(Config::parse(&with(manual(), "certificates", json!(["aGVsbG8="]))).unwrap_err().has("certificates"));
         assert!(
-            Config::parse(&json!({"metadata_url": "http://idp.example.com/md"}))
-                .unwrap_err()
-                .has("metadata_url")
+            Config::parse(&with(manual(), "clock_skew_seconds", json!(601))).unwrap_err().has("clock_skew_seconds")
         );
-        assert!(
-            Config::parse(&json!({"metadata_xml": "hello"}))
-                .unwrap_err()
-                .has("metadata_xml")
-        );
-        assert!(
-            Config::parse(&with(manual(), "sso_url", json!("nope")))
-                .unwrap_err()
-                .has("sso_url")
-        );
-        assert!(
-            Config::parse(&with(manual(), "certificates", json!([])))
-                .unwrap_err()
-                .has("certificates")
-        );
-        assert!(
-            Config::parse(&with(manual(), "certificates", json!(["aGVsbG8="])))
-                .unwrap_err()
-                .has("certificates")
-        );
-        assert!(
-            Config::parse(&with(manual(), "clock_skew_seconds", json!(601)))
-                .unwrap_err()
-                .has("clock_skew_seconds")
-        );
-        assert!(
-            Config::parse(&with(manual(), "clock_skew_seconds", json!(-1)))
-                .unwrap_err()
-                .has("clock_skew_seconds")
-        );
+        assert!(Config::parse(&with(manual(), "clock_skew_seconds", json!(-1))).unwrap_err().has("clock_skew_seconds"));
         assert!(
             Config::parse(&with(manual(), "want_assertions_signed", json!("no")))
                 .unwrap_err()
                 .has("want_assertions_signed")
         );
-        assert!(
-            Config::parse(&with(manual(), "name_id_format", json!("email")))
-                .unwrap_err()
-                .has("name_id_format")
-        );
+        assert!(Config::parse(&with(manual(), "name_id_format", json!("email"))).unwrap_err().has("name_id_format"));
     }
 
     #[test]
     fn unknown_keys_are_reported() {
-        assert!(
-            Config::parse(&with(manual(), "client_secret", json!("x")))
-                .unwrap_err()
-                .has("client_secret")
-        );
+        assert!(Config::parse(&with(manual(), "client_secret", json!("x"))).unwrap_err().has("client_secret"));
     }
 
     #[test]

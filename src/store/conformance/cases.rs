@@ -84,7 +84,10 @@ async fn crud_user_round_trips_every_attribute(store: Store) {
     assert_eq!(got.custom_attributes["k"], json!([1, 2]));
     tx.set_password_hash(&u.id, "$argon2id$new", now()).await.unwrap();
     assert_eq!(tx.get::<User>(&u.id).await.unwrap().password_hash.as_deref(), Some("$argon2id$new"));
-    let filtered = tx.list::<User>(vec![("status", Arg::from("suspended"))], &PageRequest { limit: 10, after: None }).await.unwrap();
+    let filtered = tx
+        .list::<User>(vec![("status", Arg::from("suspended"))], &PageRequest { limit: 10, after: None })
+        .await
+        .unwrap();
     assert_eq!(filtered.items.len(), 1);
     tx.delete::<User>(&u.id).await.unwrap();
     assert_eq!(tx.count::<User>(vec![]).await.unwrap(), 0);
@@ -291,7 +294,10 @@ async fn crud_small_entities(store: Store) {
     assert_eq!(tx.get::<McpAgent>(&agent.id).await.unwrap().allowed_scopes, agent.allowed_scopes);
     assert_eq!(tx.roles_of_user(&u.id).await.unwrap()[0].role, Role::TenantAdmin);
     assert_eq!(tx.scim_token_by_hash("sha256:abc", now()).await.unwrap().id, token.id);
-    assert!(matches!(tx.scim_token_by_hash("sha256:abc", now().plus_seconds(61)).await, Err(StoreError::NotFound)), "expired tokens are not found");
+    assert!(
+        matches!(tx.scim_token_by_hash("sha256:abc", now().plus_seconds(61)).await, Err(StoreError::NotFound)),
+        "expired tokens are not found"
+    );
     assert_eq!(tx.get::<AuditEvent>(&audit.id).await.unwrap().request_id.as_deref(), Some("r1"));
     assert_eq!(tx.get::<ChangeEvent>(&event.id).await.unwrap().kind, "user.created");
     assert_eq!(tx.published_keys(now()).await.unwrap().len(), 1);
@@ -343,7 +349,10 @@ async fn tenant_isolation_of_every_query(store: Store) {
     assert!(matches!(tx.get::<Group>(&gb.id).await, Err(StoreError::NotFound)));
     assert!(matches!(tx.get::<Tenant>(&b.id).await, Err(StoreError::NotFound)));
     assert!(matches!(tx.get::<Partner>(&p.id).await, Err(StoreError::NotFound)));
-    assert_eq!(tx.list::<User>(vec![], &page).await.unwrap().items.iter().map(|u| &u.id).collect::<Vec<_>>(), vec![&ua.id]);
+    assert_eq!(
+        tx.list::<User>(vec![], &page).await.unwrap().items.iter().map(|u| &u.id).collect::<Vec<_>>(),
+        vec![&ua.id]
+    );
     assert_eq!(tx.list::<Tenant>(vec![], &page).await.unwrap().items.len(), 1);
     assert_eq!(tx.count::<User>(vec![]).await.unwrap(), 1);
     // lookups
@@ -441,8 +450,12 @@ async fn time_round_trips_to_the_microsecond(store: Store) {
         created_at: now(),
     };
     tx.insert(&token).await.unwrap();
-    assert!(tx.scim_token_by_hash("sha256:t", Timestamp::from_unix_micros(1_795_000_000_000_009).unwrap()).await.is_ok());
-    assert!(tx.scim_token_by_hash("sha256:t", Timestamp::from_unix_micros(1_795_000_000_000_010).unwrap()).await.is_err());
+    assert!(
+        tx.scim_token_by_hash("sha256:t", Timestamp::from_unix_micros(1_795_000_000_000_009).unwrap()).await.is_ok()
+    );
+    assert!(
+        tx.scim_token_by_hash("sha256:t", Timestamp::from_unix_micros(1_795_000_000_000_010).unwrap()).await.is_err()
+    );
     tx.commit().await.unwrap();
 }
 

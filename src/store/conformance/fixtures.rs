@@ -17,7 +17,13 @@ pub fn now() -> Timestamp {
 }
 
 pub fn partner() -> Partner {
-    Partner { id: new_id("prt", now()), name: "P".into(), limits: PartnerLimits::default(), created_at: now(), updated_at: now() }
+    Partner {
+        id: new_id("prt", now()),
+        name: "P".into(),
+        limits: PartnerLimits::default(),
+        created_at: now(),
+        updated_at: now(),
+    }
 }
 
 pub fn tenant(p: &Partner, slug: &str) -> Tenant {
@@ -52,7 +58,11 @@ pub fn user(t: &Tenant, name: &str) -> User {
         employee_type: None,
         manager_id: None,
         office: None,
-        phone_numbers: vec![crate::domain::user::PhoneNumber { value: "+1 555".into(), kind: Some("work".into()), primary: true }],
+        phone_numbers: vec![crate::domain::user::PhoneNumber {
+            value: "+1 555".into(),
+            kind: Some("work".into()),
+            primary: true,
+        }],
         addresses: vec![],
         locale: Some("en-GB".into()),
         timezone: None,

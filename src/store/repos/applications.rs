@@ -8,10 +8,29 @@ impl Entity for Application {
     const TABLE: &'static str = "applications";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
     const COLUMNS: &'static [&'static str] = &[
-        "id", "tenant_id", "partner_id", "scope", "type", "name", "client_id", "client_secret_hash",
-        "grant_types", "redirect_uris", "logout_uris", "allowed_origins", "allowed_scopes", "token_lifetime",
-        "refresh_token_lifetime", "token_signing_alg", "token_exchange_allowed", "sync_webhook_url",
-        "sync_webhook_secret_sealed", "assigned_users", "assigned_groups", "created_at", "updated_at",
+        "id",
+        "tenant_id",
+        "partner_id",
+        "scope",
+        "type",
+        "name",
+        "client_id",
+        "client_secret_hash",
+        "grant_types",
+        "redirect_uris",
+        "logout_uris",
+        "allowed_origins",
+        "allowed_scopes",
+        "token_lifetime",
+        "refresh_token_lifetime",
+        "token_signing_alg",
+        "token_exchange_allowed",
+        "sync_webhook_url",
+        "sync_webhook_secret_sealed",
+        "assigned_users",
+        "assigned_groups",
+        "created_at",
+        "updated_at",
     ];
     fn id(&self) -> &str {
         &self.id

@@ -9,8 +9,18 @@ impl Entity for AuditEvent {
     const TABLE: &'static str = "audit_events";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
     const COLUMNS: &'static [&'static str] = &[
-        "id", "partner_id", "tenant_id", "actor_type", "actor_id", "action", "target_type", "target_id",
-        "outcome", "details", "request_id", "occurred_at",
+        "id",
+        "partner_id",
+        "tenant_id",
+        "actor_type",
+        "actor_id",
+        "action",
+        "target_type",
+        "target_id",
+        "outcome",
+        "details",
+        "request_id",
+        "occurred_at",
     ];
     fn id(&self) -> &str {
         &self.id

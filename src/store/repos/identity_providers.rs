@@ -8,8 +8,19 @@ impl Entity for IdentityProvider {
     const TABLE: &'static str = "identity_providers";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
     const COLUMNS: &'static [&'static str] = &[
-        "id", "tenant_id", "partner_id", "type", "name", "domains", "config", "jit_provisioning",
-        "attribute_mapping", "sync_schedule", "trust_email_for_linking", "created_at", "updated_at",
+        "id",
+        "tenant_id",
+        "partner_id",
+        "type",
+        "name",
+        "domains",
+        "config",
+        "jit_provisioning",
+        "attribute_mapping",
+        "sync_schedule",
+        "trust_email_for_linking",
+        "created_at",
+        "updated_at",
     ];
     fn id(&self) -> &str {
         &self.id

@@ -8,7 +8,13 @@ use crate::store::{StoreError, Tx};
 impl Tx {
     /// Takes or renews `name` for `holder` until `until`, if it is free,
     /// expired, or already `holder`'s. Returns whether `holder` now holds it.
-    pub async fn try_lease(&mut self, name: &str, holder: &str, now: Timestamp, until: Timestamp) -> Result<bool, StoreError> {
+    pub async fn try_lease(
+        &mut self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
         let sql = "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
                    ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
                    WHERE leases.expires_at <= $4 OR leases.holder = excluded.holder";

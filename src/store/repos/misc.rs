@@ -12,8 +12,17 @@ impl Entity for McpAgent {
     const TABLE: &'static str = "mcp_agents";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
     const COLUMNS: &'static [&'static str] = &[
-        "id", "tenant_id", "partner_id", "name", "description", "user_id", "application_id", "allowed_scopes",
-        "status", "created_at", "updated_at",
+        "id",
+        "tenant_id",
+        "partner_id",
+        "name",
+        "description",
+        "user_id",
+        "application_id",
+        "allowed_scopes",
+        "status",
+        "created_at",
+        "updated_at",
     ];
     fn id(&self) -> &str {
         &self.id
@@ -89,7 +98,14 @@ impl Entity for SigningKey {
     const TABLE: &'static str = "signing_keys";
     const SCOPE: ScopeCols = ScopeCols::PLATFORM_ONLY;
     const COLUMNS: &'static [&'static str] = &[
-        "id", "alg", "status", "private_key_sealed", "public_jwk", "created_at", "activated_at", "retired_at",
+        "id",
+        "alg",
+        "status",
+        "private_key_sealed",
+        "public_jwk",
+        "created_at",
+        "activated_at",
+        "retired_at",
         "expires_at",
     ];
     fn id(&self) -> &str {

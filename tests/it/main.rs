@@ -1,0 +1,13 @@
+//! ScaiKey's integration tests: one binary, each test starting an in-process
+//! server on 127.0.0.1:0 against a fresh database. `both!` runs a scenario on
+//! SQLite and on the local PostgreSQL (which must be up: the PostgreSQL
+//! variants fail, never skip, when it is down).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod support;
+
+mod admin_authz;
+mod admin_input;
+mod admin_resources;
+mod oauth_client_credentials;
+mod ops;
