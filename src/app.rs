@@ -17,6 +17,8 @@ pub struct Services {
     pub clock: SharedClock,
     /// Names this process as a lease holder.
     pub instance_id: String,
+    /// Password attempts per client address.
+    pub login_limiter: crate::authn::ratelimit::LoginLimiter,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +47,8 @@ impl Services {
         let keys = KeyRing::new(Arc::new(sealer));
         let instance_id = crate::ids::random_base36(16);
         keys.ensure_keys(&store, clock.as_ref(), &instance_id).await?;
-        Ok(Arc::new(Services { config, store, keys, clock, instance_id }))
+        let login_limiter = crate::authn::ratelimit::LoginLimiter::new(30);
+        Ok(Arc::new(Services { config, store, keys, clock, instance_id, login_limiter }))
     }
 
     pub fn base_url(&self) -> String {

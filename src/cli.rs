@@ -91,7 +91,8 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     tracing::info!(listen = %listen, public_url = %svc.base_url(), database = svc.store.backend(), "ScaiKey is serving");
-    axum::serve(listener, crate::http::router(svc)).with_graceful_shutdown(shutdown()).await?;
+    let app = crate::http::router(svc).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     Ok(())
 }
 

@@ -134,6 +134,23 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/scaikey.example.toml");
+        let c = Config::load(Some(&path)).unwrap();
+        assert_eq!(c.public_url(), "https://id.example.com");
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_and_unknown_keys_are_refused() {
+        assert!(Config::load(Some(Path::new("/nonexistent/scaikey.toml"))).is_err());
+        let path = std::env::temp_dir().join(format!("scaikey-cfg-{}.toml", crate::ids::random_base36(8)));
+        std::fs::write(&path, "listen = \"127.0.0.1:9\"\nlisten_port = 1\n").unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("listen_port"), "{err}");
+        std::fs::remove_file(path).ok();
+    }
+
+    #[test]
     fn bad_values_name_the_setting() {
         let c = Config { listen: "nope".into(), ..Config::default() };
         assert!(c.validate().unwrap_err().to_string().contains("listen"));

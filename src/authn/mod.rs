@@ -2,5 +2,9 @@
 //! (client secrets, SCIM tokens). Login flows, lockout, MFA and sessions
 //! build on these.
 
+pub mod flow;
+pub mod lockout;
 pub mod password;
+pub mod ratelimit;
 pub mod secret;
+pub mod session;

@@ -25,6 +25,18 @@ pub fn hash_now(password: &str) -> Result<String, HashError> {
     hasher().hash_password_with_salt(password.as_bytes(), &salt_bytes).map(|h| h.to_string()).map_err(|_| HashError)
 }
 
+/// The PHC prefix of the current parameters; other hashes are upgraded at login.
+const CURRENT_PARAMS: &str = "$argon2id$v=19$m=19456,t=2,p=1$";
+
+pub fn needs_rehash(phc: &str) -> bool {
+    !phc.starts_with(CURRENT_PARAMS)
+}
+
+/// A hash nothing matches, verified against when there is no real one so a
+/// missing user costs the same time as a wrong password.
+pub static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_now("no user has this password").unwrap_or_default());
+
 /// Whether `password` matches `phc`. The comparison inside argon2 is constant-time.
 pub async fn verify(password: String, phc: String) -> bool {
     tokio::task::spawn_blocking(move || hasher().verify_password(password.as_bytes(), phc.as_str()).is_ok())

@@ -7,6 +7,7 @@ pub mod application;
 pub mod audit;
 pub mod group;
 pub mod idp;
+pub mod oidc;
 pub mod ou;
 pub mod partner;
 pub mod role;

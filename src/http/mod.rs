@@ -5,9 +5,12 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod issuer;
 pub mod oauth;
+pub mod oidc;
 pub mod openapi;
 pub mod ops;
+pub mod pages;
 pub mod request_id;
 
 use std::sync::Arc;
@@ -33,6 +36,7 @@ pub fn router(svc: AppState) -> Router {
     Router::new()
         .merge(ops::routes())
         .merge(oauth::routes())
+        .merge(oidc::routes())
         .nest("/api/v1/admin", admin::routes())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -82,6 +82,12 @@ fn decode_json(part: &str) -> Result<Value, VerifyError> {
 /// Verifies a compact JWS of type `typ` against `keys` at time `now` and
 /// returns its claims. Allows 60 s of clock skew on `exp` and `nbf`.
 pub fn verify_jwt(keys: &[VerifyKey], token: &str, typ: &str, now: Timestamp) -> Result<Value, VerifyError> {
+    verify_jwt_at(keys, token, typ, Some(now))
+}
+
+/// Like `verify_jwt`; with `now = None` the time window is not checked (an
+/// expired `id_token_hint` still identifies its session at logout).
+pub fn verify_jwt_at(keys: &[VerifyKey], token: &str, typ: &str, now: Option<Timestamp>) -> Result<Value, VerifyError> {
     if token.len() > 16 * 1024 {
         return Err(VerifyError::Malformed);
     }
@@ -106,6 +112,7 @@ pub fn verify_jwt(keys: &[VerifyKey], token: &str, typ: &str, now: Timestamp) ->
         return Err(VerifyError::WrongType);
     }
     let claims = decode_json(p)?;
+    let Some(now) = now else { return Ok(claims) };
     let now = now.unix_seconds();
     let exp = claims.get("exp").and_then(Value::as_i64).ok_or(VerifyError::Malformed)?;
     let nbf = claims.get("nbf").and_then(Value::as_i64).unwrap_or(0);

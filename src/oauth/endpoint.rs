@@ -52,7 +52,7 @@ pub async fn token(
         return Err(OAuthError::unauthorized_client("the client may not use this grant type"));
     }
 
-    let scopes = match param("scope").map(str::split_whitespace) {
+    let scopes = match param("scope").map(str::split_whitespace).filter(|_| grant.uses_request_scope()) {
         Some(requested) => {
             let requested: Vec<&str> = requested.collect();
             let granted: Vec<String> =

@@ -89,3 +89,82 @@ pub fn sign_access_token(keys: &KeyRing, app: &Application, claims: &Value) -> R
         OAuthError::server_error()
     })
 }
+
+/// `at_hash` (OIDC Core §3.1.3.6): the left half of the hash of the access
+/// token, with the hash of the signing algorithm (SHA-512 for Ed25519).
+pub fn at_hash(access_token: &str, alg: crate::domain::application::SigningAlg) -> String {
+    use base64::Engine;
+    let algorithm = match alg {
+        crate::domain::application::SigningAlg::EdDSA => &aws_lc_rs::digest::SHA512,
+        _ => &aws_lc_rs::digest::SHA256,
+    };
+    let d = aws_lc_rs::digest::digest(algorithm, access_token.as_bytes());
+    let bytes = d.as_ref();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.get(..bytes.len() / 2).unwrap_or(bytes))
+}
+
+/// Everything the user-facing grants issue: access token, optional ID token
+/// and optional refresh token (the caller stores the refresh token).
+pub struct UserTokenSpec<'a> {
+    pub issuer: &'a str,
+    pub app: &'a Application,
+    pub user: &'a crate::domain::user::User,
+    pub scopes: &'a [String],
+    pub groups: Vec<String>,
+    pub roles: Vec<String>,
+    pub auth_time: Timestamp,
+    pub amr: &'a [String],
+    pub session_id: &'a str,
+    pub nonce: Option<&'a str>,
+    pub now: Timestamp,
+}
+
+pub struct IssuedUserTokens {
+    pub access_token: String,
+    pub access_jti: String,
+    pub id_token: Option<String>,
+}
+
+pub fn issue_user_tokens(keys: &KeyRing, spec: &UserTokenSpec<'_>) -> Result<IssuedUserTokens, OAuthError> {
+    let claims = access_token_claims(&AccessTokenSpec {
+        issuer: spec.issuer,
+        app: spec.app,
+        subject: Subject::User {
+            id: &spec.user.id,
+            email: spec.user.email.as_deref(),
+            groups: spec.groups.clone(),
+            roles: spec.roles.clone(),
+            amr: spec.amr.to_vec(),
+        },
+        audience: Vec::new(),
+        scopes: spec.scopes,
+        tenant_id: Some(&spec.user.tenant_id),
+        partner_id: Some(&spec.user.partner_id),
+        now: spec.now,
+    });
+    let access_jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let access_token = sign_access_token(keys, spec.app, &claims)?;
+    let id_token = if spec.scopes.iter().any(|s| s == "openid") {
+        let iat = spec.now.unix_seconds();
+        let mut c = super::user_claims::standard_claims(spec.user, spec.scopes, &spec.groups);
+        c.insert("iss".into(), json!(spec.issuer));
+        c.insert("aud".into(), json!(spec.app.client_id));
+        c.insert("azp".into(), json!(spec.app.client_id));
+        c.insert("exp".into(), json!(iat + spec.app.token_lifetime));
+        c.insert("iat".into(), json!(iat));
+        c.insert("auth_time".into(), json!(spec.auth_time.unix_seconds()));
+        c.insert("at_hash".into(), json!(at_hash(&access_token, spec.app.token_signing_alg)));
+        c.insert("sid".into(), json!(spec.session_id));
+        c.insert("amr".into(), json!(spec.amr));
+        c.insert("acr".into(), json!(if spec.amr.iter().any(|a| a == "mfa") { "2" } else { "1" }));
+        c.insert("tenant_id".into(), json!(spec.user.tenant_id));
+        if let Some(n) = spec.nonce {
+            c.insert("nonce".into(), json!(n));
+        }
+        let signer = keys.signer(spec.app.token_signing_alg).map_err(|_| OAuthError::server_error())?;
+        Some(signer.sign_jwt("JWT", &Value::Object(c)).map_err(|_| OAuthError::server_error())?)
+    } else {
+        None
+    };
+    Ok(IssuedUserTokens { access_token, access_jti, id_token })
+}

@@ -76,7 +76,9 @@ impl TestServer {
         let svc = Services::start(config, Arc::new(SystemClock)).await.unwrap();
         let out = scaikey::bootstrap::run(&svc, svc.config.bootstrap_admin_password.clone()).await.unwrap();
         let router = scaikey::http::router(Arc::clone(&svc));
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        tokio::spawn(async move {
+            axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+        });
         let mut server = TestServer {
             base: format!("http://{addr}"),
             svc,

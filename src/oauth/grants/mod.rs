@@ -2,7 +2,9 @@
 //! the app types that may use it and its scope policy, and does only what is
 //! unique to it; `endpoint.rs` owns every shared step.
 
+pub mod authorization_code;
 pub mod client_credentials;
+pub mod refresh_token;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -43,10 +45,19 @@ pub trait Grant: Send + Sync {
     fn app_types(&self) -> &'static [AppType];
     /// Scopes granted when the request names none.
     fn default_scopes(&self, app: &Application) -> Vec<String>;
+    /// Whether the endpoint trims the request's `scope` for this grant; grants
+    /// whose scope was fixed earlier (by the code or refresh token) check it themselves.
+    fn uses_request_scope(&self) -> bool {
+        true
+    }
     fn issue<'a>(&'a self, req: GrantRequest<'a>) -> GrantFuture<'a>;
 }
 
 /// Every grant the token endpoint knows.
 pub fn registry() -> &'static [&'static dyn Grant] {
-    &[&client_credentials::ClientCredentials]
+    &[
+        &authorization_code::AuthorizationCodeGrant,
+        &refresh_token::RefreshTokenGrant,
+        &client_credentials::ClientCredentials,
+    ]
 }

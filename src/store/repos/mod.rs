@@ -7,5 +7,6 @@ pub mod groups;
 pub mod identity_providers;
 pub mod leases;
 pub mod misc;
+pub mod oidc;
 pub mod partners;
 pub mod users;

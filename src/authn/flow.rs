@@ -1,0 +1,258 @@
+//! The login flow: a small state machine kept in the server-side login
+//! request, so MFA, federation and the device page plug in as steps.
+//!
+//! | step       | form field | next |
+//! |------------|------------|------|
+//! | identifier | `username` | password (whether or not the user exists) |
+//! | password   | `password` | done: session, code, redirect to the client |
+//!
+//! Every POST must present the login request id also held in the
+//! `sk_login` cookie (the browser that started the flow) and the page's
+//! `csrf_token`. Failures never say whether the user exists: unknown,
+//! suspended and locked users get the wrong-password message after the
+//! same argon2 work.
+
+use std::net::IpAddr;
+
+use crate::app::Services;
+use crate::authn::{lockout, password, secret, session};
+use crate::domain::Timestamp;
+use crate::domain::application::Application;
+use crate::domain::oidc::{LoginRequest, LoginStep, Session};
+use crate::domain::settings::Branding;
+use crate::domain::tenant::Tenant;
+use crate::domain::user::{User, UserStatus};
+use crate::ids::new_id;
+use crate::oauth::Issuer;
+use crate::oauth::authorize::{self, Browser, Outcome, issuer_path};
+use crate::store::{Scope, StoreError, Tx};
+
+pub const WRONG_CREDENTIALS: &str = "The username or password is incorrect.";
+const EXPIRED: &str = "This sign-in has expired or was started in another browser. Go back to the application and start again.";
+const BAD_FORM: &str = "The form has expired. Go back to the application and start again.";
+
+/// What the login page shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoginPage {
+    pub step: LoginStep,
+    pub action: String,
+    pub request_id: String,
+    pub csrf_token: String,
+    pub username: Option<String>,
+    pub error: Option<String>,
+    pub tenant_name: String,
+    pub app_name: String,
+    pub branding: Branding,
+}
+
+#[derive(Debug)]
+pub enum FlowOutcome {
+    Page { page: LoginPage, status: u16 },
+    Done(Outcome),
+}
+
+fn expired() -> FlowOutcome {
+    FlowOutcome::Done(Outcome::ErrorPage { status: 400, message: EXPIRED.into() })
+}
+
+fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+struct Loaded {
+    request: LoginRequest,
+    tenant: Tenant,
+    app: Application,
+}
+
+async fn load(tx: &mut Tx, issuer: &Issuer, request_id: &str, browser: &Browser<'_>, now: Timestamp) -> Result<Option<Loaded>, StoreError> {
+    let Some(tenant) = issuer.tenant.clone() else { return Ok(None) };
+    // The login request must be this browser's own (cookie set at authorize).
+    if session::cookie(browser.cookies, session::LOGIN_COOKIE) != Some(request_id) || !crate::ids::has_prefix(request_id, "lrq") {
+        return Ok(None);
+    }
+    let request: LoginRequest = match tx.get_for_update(request_id).await {
+        Ok(r) => r,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if request.expires_at <= now || request.tenant_id != tenant.id {
+        return Ok(None);
+    }
+    let app: Application = match tx.get(&request.app_id).await {
+        Ok(a) => a,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(Some(Loaded { request, tenant, app }))
+}
+
+/// Renders the current step with a fresh CSRF token.
+async fn render(tx: &mut Tx, issuer: &Issuer, loaded: &mut Loaded, error: Option<&str>, status: u16) -> Result<FlowOutcome, StoreError> {
+    let csrf = secret::generate("");
+    loaded.request.csrf_hash = secret::hash(&csrf);
+    tx.update(&loaded.request).await?;
+    Ok(FlowOutcome::Page {
+        page: LoginPage {
+            step: loaded.request.step,
+            action: issuer.endpoint("/login"),
+            request_id: loaded.request.id.clone(),
+            csrf_token: csrf,
+            username: loaded.request.params.login_hint.clone(),
+            error: error.map(str::to_owned),
+            tenant_name: loaded.tenant.branding.display_name.clone().unwrap_or_else(|| loaded.tenant.name.clone()),
+            app_name: loaded.app.name.clone(),
+            branding: loaded.tenant.branding.clone(),
+        },
+        status,
+    })
+}
+
+fn scope_of(issuer: &Issuer) -> Scope {
+    issuer.tenant.as_ref().map(|t| Scope::Tenant(t.id.clone())).unwrap_or(Scope::Platform)
+}
+
+/// `GET /login?request=…`
+pub async fn show(svc: &Services, issuer: &Issuer, request_id: &str, browser: &Browser<'_>) -> Result<FlowOutcome, StoreError> {
+    let now = svc.clock.now();
+    let mut tx = svc.store.write(scope_of(issuer)).await?;
+    let Some(mut loaded) = load(&mut tx, issuer, request_id, browser, now).await? else {
+        tx.commit().await?;
+        return Ok(expired());
+    };
+    let out = render(&mut tx, issuer, &mut loaded, None, 200).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// `POST /login`
+pub async fn submit(
+    svc: &Services,
+    issuer: &Issuer,
+    form: &[(String, String)],
+    browser: &Browser<'_>,
+    client_ip: Option<IpAddr>,
+) -> Result<FlowOutcome, StoreError> {
+    let now = svc.clock.now();
+    let request_id = param(form, "request").unwrap_or_default();
+    let mut tx = svc.store.write(scope_of(issuer)).await?;
+    let Some(mut loaded) = load(&mut tx, issuer, request_id, browser, now).await? else {
+        tx.commit().await?;
+        return Ok(expired());
+    };
+    let csrf_ok = param(form, "csrf_token").is_some_and(|c| !loaded.request.csrf_hash.is_empty() && secret::matches(c, &loaded.request.csrf_hash));
+    if !csrf_ok {
+        tx.commit().await?;
+        return Ok(FlowOutcome::Done(Outcome::ErrorPage { status: 400, message: BAD_FORM.into() }));
+    }
+    let out = match loaded.request.step {
+        LoginStep::Identifier => identifier_step(&mut tx, issuer, &mut loaded, form).await?,
+        LoginStep::Password => {
+            if client_ip.is_some_and(|ip| !svc.login_limiter.allow(ip)) {
+                let out = render(&mut tx, issuer, &mut loaded, Some("Too many attempts. Wait a minute and try again."), 429).await?;
+                tx.commit().await?;
+                return Ok(out);
+            }
+            password_step(svc, &mut tx, issuer, &mut loaded, form, now).await?
+        }
+    };
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn identifier_step(tx: &mut Tx, issuer: &Issuer, loaded: &mut Loaded, form: &[(String, String)]) -> Result<FlowOutcome, StoreError> {
+    let username = param(form, "username").map(str::trim).unwrap_or_default();
+    if username.is_empty() || username.chars().count() > 256 {
+        return render(tx, issuer, loaded, Some("Enter your username."), 200).await;
+    }
+    let user_id = match tx.user_by_name(&loaded.tenant.id, username).await {
+        Ok(u) => Some(u.id),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e),
+    };
+    loaded.request.user_id = user_id;
+    loaded.request.params.login_hint = Some(username.to_owned());
+    loaded.request.step = LoginStep::Password;
+    render(tx, issuer, loaded, None, 200).await
+}
+
+async fn password_step(
+    svc: &Services,
+    tx: &mut Tx,
+    issuer: &Issuer,
+    loaded: &mut Loaded,
+    form: &[(String, String)],
+    now: Timestamp,
+) -> Result<FlowOutcome, StoreError> {
+    let presented = param(form, "password").unwrap_or_default().to_owned();
+    let user: Option<User> = match &loaded.request.user_id {
+        Some(id) => match tx.get(id).await {
+            Ok(u) => Some(u),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| password::DUMMY_HASH.clone());
+    // Always the same argon2 work, whatever is wrong.
+    let password_ok = !presented.is_empty() && presented.len() <= 1024 && password::verify(presented.clone(), stored.clone()).await;
+    let Some(user) = user else {
+        return render(tx, issuer, loaded, Some(WRONG_CREDENTIALS), 200).await;
+    };
+    let (failures, locked_until) = tx.lockout_state(&user.id).await?;
+    let usable = user.status == UserStatus::Active && !lockout::is_locked(locked_until, now) && user.password_hash.is_some();
+    if !(password_ok && usable) {
+        if !lockout::is_locked(locked_until, now) {
+            let (f, until) = lockout::after_failure(&loaded.tenant.settings.lockout, failures, now);
+            tx.set_lockout_state(&user.id, f, until).await?;
+            if until.is_some() {
+                tracing::warn!(target: "audit", action = "user.locked", user_id = %user.id, "account locked after failed logins");
+            }
+        }
+        tracing::info!(target: "audit", action = "login.failure", tenant_id = %user.tenant_id, "failed sign-in");
+        return render(tx, issuer, loaded, Some(WRONG_CREDENTIALS), 200).await;
+    }
+    tx.set_lockout_state(&user.id, 0, None).await?;
+    if password::needs_rehash(&stored)
+        && let Ok(h) = password::hash(presented).await
+    {
+        tx.set_password_hash(&user.id, &h, now).await?;
+    }
+    // Sign-in succeeded: a new SSO session (never reuse a pre-login id).
+    let (cookie_value, token_hash) = session::new_secret();
+    let session = Session {
+        id: new_id("ses", now),
+        token_hash,
+        tenant_id: user.tenant_id.clone(),
+        partner_id: user.partner_id.clone(),
+        user_id: user.id.clone(),
+        auth_time: now,
+        amr: vec!["pwd".into()],
+        created_at: now,
+        expires_at: now.plus_seconds(i64::from(loaded.tenant.settings.session_timeout)),
+        ended_at: None,
+    };
+    tx.insert(&session).await?;
+    tx.delete::<LoginRequest>(&loaded.request.id).await?;
+    tracing::info!(target: "audit", action = "login.success", user_id = %user.id, "signed in");
+    let outcome = authorize::complete(tx, issuer, &loaded.app, &loaded.request.params, &session, now).await?;
+    let secure = svc.base_url().starts_with("https://");
+    let path = issuer_path(issuer);
+    let cookies = vec![
+        session::set_cookie(
+            &session::session_cookie_name(&user.tenant_id),
+            &cookie_value,
+            &path,
+            secure,
+            Some(i64::from(loaded.tenant.settings.session_timeout)),
+        ),
+        session::clear_cookie(session::LOGIN_COOKIE, &path, secure),
+    ];
+    Ok(FlowOutcome::Done(match outcome {
+        Outcome::Redirect { location, mut set_cookies } => {
+            set_cookies.extend(cookies);
+            Outcome::Redirect { location, set_cookies }
+        }
+        other => other,
+    }))
+}

@@ -1,0 +1,258 @@
+//! Sessions, login requests, authorization codes, refresh tokens, revoked
+//! access tokens and lockout counters. Single-use and rotation checks are
+//! conditional updates, so of two concurrent uses exactly one succeeds.
+
+use crate::domain::Timestamp;
+use crate::domain::oidc::{AuthorizationCode, LoginRequest, RefreshToken, Session};
+use crate::store::db::{Arg, Count, json};
+use crate::store::{Entity, ScopeCols, StoreError, Tx};
+
+impl Entity for Session {
+    const TABLE: &'static str = "sessions";
+    const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
+    const COLUMNS: &'static [&'static str] = &[
+        "id", "token_hash", "tenant_id", "partner_id", "user_id", "auth_time", "amr", "created_at", "expires_at",
+        "ended_at",
+    ];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn values(&self) -> Vec<Arg> {
+        vec![
+            (&self.id).into(),
+            (&self.token_hash).into(),
+            (&self.tenant_id).into(),
+            (&self.partner_id).into(),
+            (&self.user_id).into(),
+            self.auth_time.into(),
+            json(&self.amr),
+            self.created_at.into(),
+            self.expires_at.into(),
+            self.ended_at.into(),
+        ]
+    }
+    fn owner(&self) -> (Option<&str>, Option<&str>) {
+        (Some(&self.partner_id), Some(&self.tenant_id))
+    }
+}
+
+impl Entity for LoginRequest {
+    const TABLE: &'static str = "login_requests";
+    const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
+    const COLUMNS: &'static [&'static str] = &[
+        "id", "tenant_id", "partner_id", "app_id", "params", "step", "user_id", "csrf_hash", "created_at", "expires_at",
+    ];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn values(&self) -> Vec<Arg> {
+        vec![
+            (&self.id).into(),
+            (&self.tenant_id).into(),
+            (&self.partner_id).into(),
+            (&self.app_id).into(),
+            json(&self.params),
+            self.step.as_str().into(),
+            (&self.user_id).into(),
+            (&self.csrf_hash).into(),
+            self.created_at.into(),
+            self.expires_at.into(),
+        ]
+    }
+    fn owner(&self) -> (Option<&str>, Option<&str>) {
+        (Some(&self.partner_id), Some(&self.tenant_id))
+    }
+}
+
+impl Entity for AuthorizationCode {
+    const TABLE: &'static str = "authorization_codes";
+    const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
+    const COLUMNS: &'static [&'static str] = &[
+        "id", "code_hash", "tenant_id", "partner_id", "app_id", "user_id", "session_id", "params", "access_jti",
+        "created_at", "expires_at", "used_at",
+    ];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn values(&self) -> Vec<Arg> {
+        vec![
+            (&self.id).into(),
+            (&self.code_hash).into(),
+            (&self.tenant_id).into(),
+            (&self.partner_id).into(),
+            (&self.app_id).into(),
+            (&self.user_id).into(),
+            (&self.session_id).into(),
+            json(&self.params),
+            (&self.access_jti).into(),
+            self.created_at.into(),
+            self.expires_at.into(),
+            self.used_at.into(),
+        ]
+    }
+    fn owner(&self) -> (Option<&str>, Option<&str>) {
+        (Some(&self.partner_id), Some(&self.tenant_id))
+    }
+}
+
+impl Entity for RefreshToken {
+    const TABLE: &'static str = "refresh_tokens";
+    const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
+    const COLUMNS: &'static [&'static str] = &[
+        "id", "token_hash", "family_id", "tenant_id", "partner_id", "app_id", "user_id", "session_id", "code_id",
+        "access_jti", "scope", "auth_time", "amr", "created_at", "expires_at", "rotated_at", "revoked_at",
+    ];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn values(&self) -> Vec<Arg> {
+        vec![
+            (&self.id).into(),
+            (&self.token_hash).into(),
+            (&self.family_id).into(),
+            (&self.tenant_id).into(),
+            (&self.partner_id).into(),
+            (&self.app_id).into(),
+            (&self.user_id).into(),
+            (&self.session_id).into(),
+            (&self.code_id).into(),
+            (&self.access_jti).into(),
+            (&self.scope).into(),
+            self.auth_time.into(),
+            json(&self.amr),
+            self.created_at.into(),
+            self.expires_at.into(),
+            self.rotated_at.into(),
+            self.revoked_at.into(),
+        ]
+    }
+    fn owner(&self) -> (Option<&str>, Option<&str>) {
+        (Some(&self.partner_id), Some(&self.tenant_id))
+    }
+}
+
+impl Tx {
+    /// A live session by the hash of its cookie value.
+    pub async fn live_session(&mut self, token_hash: &str, now: Timestamp) -> Result<Session, StoreError> {
+        let mut args = vec![Arg::from(token_hash), Arg::from(now)];
+        let scope = self.scope().predicate(Session::SCOPE, &mut args);
+        let sql = format!(
+            "SELECT * FROM sessions WHERE token_hash = $1 AND expires_at > $2 AND ended_at IS NULL AND {scope}"
+        );
+        self.fetch_one(&sql, args).await
+    }
+
+    pub async fn end_session(&mut self, id: &str, now: Timestamp) -> Result<(), StoreError> {
+        let mut args = vec![Arg::from(id), Arg::from(now)];
+        let scope = self.scope().predicate(Session::SCOPE, &mut args);
+        self.execute(&format!("UPDATE sessions SET ended_at = $2 WHERE id = $1 AND {scope}"), args).await?;
+        Ok(())
+    }
+
+    pub async fn code_by_hash(&mut self, code_hash: &str) -> Result<AuthorizationCode, StoreError> {
+        let lock = self.dialect().for_update();
+        let mut args = vec![Arg::from(code_hash)];
+        let scope = self.scope().predicate(AuthorizationCode::SCOPE, &mut args);
+        self.fetch_one(&format!("SELECT * FROM authorization_codes WHERE code_hash = $1 AND {scope}{lock}"), args).await
+    }
+
+    /// Marks a code used; false when another request used it first.
+    pub async fn use_code(&mut self, id: &str, access_jti: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let mut args = vec![Arg::from(id), Arg::from(now), Arg::from(access_jti)];
+        let scope = self.scope().predicate(AuthorizationCode::SCOPE, &mut args);
+        let sql = format!(
+            "UPDATE authorization_codes SET used_at = $2, access_jti = $3 WHERE id = $1 AND used_at IS NULL AND {scope}"
+        );
+        Ok(self.execute(&sql, args).await? == 1)
+    }
+
+    pub async fn refresh_by_hash(&mut self, token_hash: &str) -> Result<RefreshToken, StoreError> {
+        let lock = self.dialect().for_update();
+        let mut args = vec![Arg::from(token_hash)];
+        let scope = self.scope().predicate(RefreshToken::SCOPE, &mut args);
+        self.fetch_one(&format!("SELECT * FROM refresh_tokens WHERE token_hash = $1 AND {scope}{lock}"), args).await
+    }
+
+    /// Marks a refresh token rotated; false when it was rotated or revoked already.
+    pub async fn rotate_refresh(&mut self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let mut args = vec![Arg::from(id), Arg::from(now)];
+        let scope = self.scope().predicate(RefreshToken::SCOPE, &mut args);
+        let sql = format!(
+            "UPDATE refresh_tokens SET rotated_at = $2 WHERE id = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND {scope}"
+        );
+        Ok(self.execute(&sql, args).await? == 1)
+    }
+
+    /// Revokes every token of a family and the access tokens they issued.
+    pub async fn revoke_family(&mut self, family_id: &str, now: Timestamp, until: Timestamp) -> Result<(), StoreError> {
+        let mut args = vec![Arg::from(family_id), Arg::from(until)];
+        let scope = self.scope().predicate(RefreshToken::SCOPE, &mut args);
+        let sql = format!(
+            "INSERT INTO revoked_tokens (jti, expires_at) SELECT access_jti, $2 FROM refresh_tokens \
+             WHERE family_id = $1 AND access_jti IS NOT NULL AND {scope} ON CONFLICT (jti) DO NOTHING"
+        );
+        self.execute(&sql, args).await?;
+        let mut args = vec![Arg::from(family_id), Arg::from(now)];
+        let scope = self.scope().predicate(RefreshToken::SCOPE, &mut args);
+        let sql = format!(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL AND {scope}"
+        );
+        self.execute(&sql, args).await?;
+        Ok(())
+    }
+
+    /// Families started from one authorization code (revoked when it is replayed).
+    pub async fn families_of_code(&mut self, code_id: &str) -> Result<Vec<String>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Fam {
+            family_id: String,
+        }
+        let mut args = vec![Arg::from(code_id)];
+        let scope = self.scope().predicate(RefreshToken::SCOPE, &mut args);
+        let sql = format!("SELECT DISTINCT family_id FROM refresh_tokens WHERE code_id = $1 AND {scope}");
+        Ok(self.fetch_all::<Fam>(&sql, args).await?.into_iter().map(|f| f.family_id).collect())
+    }
+
+    /// Records an access token as revoked until it would have expired anyway.
+    pub async fn revoke_jti(&mut self, jti: &str, until: Timestamp) -> Result<(), StoreError> {
+        let sql = "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING";
+        self.execute(sql, vec![jti.into(), until.into()]).await?;
+        Ok(())
+    }
+
+    pub async fn is_jti_revoked(&mut self, jti: &str) -> Result<bool, StoreError> {
+        let sql = "SELECT COUNT(*) AS n FROM revoked_tokens WHERE jti = $1";
+        Ok(self.fetch_one::<Count>(sql, vec![jti.into()]).await?.n > 0)
+    }
+
+    /// The lockout state of a user: (failed logins in a row, locked until).
+    pub async fn lockout_state(&mut self, user_id: &str) -> Result<(i64, Option<Timestamp>), StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct L {
+            failed_logins: i64,
+            locked_until: Option<Timestamp>,
+        }
+        let mut args = vec![Arg::from(user_id)];
+        let scope = self.scope().predicate(ScopeCols::TENANT_OWNED, &mut args);
+        let sql = format!("SELECT failed_logins, locked_until FROM users WHERE id = $1 AND {scope}");
+        let l: L = self.fetch_one(&sql, args).await?;
+        Ok((l.failed_logins, l.locked_until))
+    }
+
+    pub async fn set_lockout_state(&mut self, user_id: &str, failed: i64, locked_until: Option<Timestamp>) -> Result<(), StoreError> {
+        let mut args = vec![Arg::from(user_id), Arg::from(failed), Arg::from(locked_until)];
+        let scope = self.scope().predicate(ScopeCols::TENANT_OWNED, &mut args);
+        let sql = format!("UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1 AND {scope}");
+        self.execute(&sql, args).await?;
+        Ok(())
+    }
+
+    /// Deletes expired login requests, codes, sessions, refresh tokens and revocations.
+    pub async fn purge_expired(&mut self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for table in ["login_requests", "authorization_codes", "sessions", "refresh_tokens", "revoked_tokens"] {
+            n += self.execute(&format!("DELETE FROM {table} WHERE expires_at < $1"), vec![now.into()]).await?;
+        }
+        Ok(n)
+    }
+}
