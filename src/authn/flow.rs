@@ -28,7 +28,8 @@ use crate::oauth::authorize::{self, Browser, Outcome, issuer_path};
 use crate::store::{Scope, StoreError, Tx};
 
 pub const WRONG_CREDENTIALS: &str = "The username or password is incorrect.";
-const EXPIRED: &str = "This sign-in has expired or was started in another browser. Go back to the application and start again.";
+const EXPIRED: &str =
+    "This sign-in has expired or was started in another browser. Go back to the application and start again.";
 const BAD_FORM: &str = "The form has expired. Go back to the application and start again.";
 
 /// What the login page shows.
@@ -65,10 +66,18 @@ struct Loaded {
     app: Application,
 }
 
-async fn load(tx: &mut Tx, issuer: &Issuer, request_id: &str, browser: &Browser<'_>, now: Timestamp) -> Result<Option<Loaded>, StoreError> {
+async fn load(
+    tx: &mut Tx,
+    issuer: &Issuer,
+    request_id: &str,
+    browser: &Browser<'_>,
+    now: Timestamp,
+) -> Result<Option<Loaded>, StoreError> {
     let Some(tenant) = issuer.tenant.clone() else { return Ok(None) };
     // The login request must be this browser's own (cookie set at authorize).
-    if session::cookie(browser.cookies, session::LOGIN_COOKIE) != Some(request_id) || !crate::ids::has_prefix(request_id, "lrq") {
+    if session::cookie(browser.cookies, session::LOGIN_COOKIE) != Some(request_id)
+        || !crate::ids::has_prefix(request_id, "lrq")
+    {
         return Ok(None);
     }
     let request: LoginRequest = match tx.get_for_update(request_id).await {
@@ -88,7 +97,13 @@ async fn load(tx: &mut Tx, issuer: &Issuer, request_id: &str, browser: &Browser<
 }
 
 /// Renders the current step with a fresh CSRF token.
-async fn render(tx: &mut Tx, issuer: &Issuer, loaded: &mut Loaded, error: Option<&str>, status: u16) -> Result<FlowOutcome, StoreError> {
+async fn render(
+    tx: &mut Tx,
+    issuer: &Issuer,
+    loaded: &mut Loaded,
+    error: Option<&str>,
+    status: u16,
+) -> Result<FlowOutcome, StoreError> {
     let csrf = secret::generate("");
     loaded.request.csrf_hash = secret::hash(&csrf);
     tx.update(&loaded.request).await?;
@@ -113,7 +128,12 @@ fn scope_of(issuer: &Issuer) -> Scope {
 }
 
 /// `GET /login?request=…`
-pub async fn show(svc: &Services, issuer: &Issuer, request_id: &str, browser: &Browser<'_>) -> Result<FlowOutcome, StoreError> {
+pub async fn show(
+    svc: &Services,
+    issuer: &Issuer,
+    request_id: &str,
+    browser: &Browser<'_>,
+) -> Result<FlowOutcome, StoreError> {
     let now = svc.clock.now();
     let mut tx = svc.store.write(scope_of(issuer)).await?;
     let Some(mut loaded) = load(&mut tx, issuer, request_id, browser, now).await? else {
@@ -140,7 +160,8 @@ pub async fn submit(
         tx.commit().await?;
         return Ok(expired());
     };
-    let csrf_ok = param(form, "csrf_token").is_some_and(|c| !loaded.request.csrf_hash.is_empty() && secret::matches(c, &loaded.request.csrf_hash));
+    let csrf_ok = param(form, "csrf_token")
+        .is_some_and(|c| !loaded.request.csrf_hash.is_empty() && secret::matches(c, &loaded.request.csrf_hash));
     if !csrf_ok {
         tx.commit().await?;
         return Ok(FlowOutcome::Done(Outcome::ErrorPage { status: 400, message: BAD_FORM.into() }));
@@ -149,7 +170,9 @@ pub async fn submit(
         LoginStep::Identifier => identifier_step(&mut tx, issuer, &mut loaded, form).await?,
         LoginStep::Password => {
             if client_ip.is_some_and(|ip| !svc.login_limiter.allow(ip)) {
-                let out = render(&mut tx, issuer, &mut loaded, Some("Too many attempts. Wait a minute and try again."), 429).await?;
+                let out =
+                    render(&mut tx, issuer, &mut loaded, Some("Too many attempts. Wait a minute and try again."), 429)
+                        .await?;
                 tx.commit().await?;
                 return Ok(out);
             }
@@ -160,7 +183,12 @@ pub async fn submit(
     Ok(out)
 }
 
-async fn identifier_step(tx: &mut Tx, issuer: &Issuer, loaded: &mut Loaded, form: &[(String, String)]) -> Result<FlowOutcome, StoreError> {
+async fn identifier_step(
+    tx: &mut Tx,
+    issuer: &Issuer,
+    loaded: &mut Loaded,
+    form: &[(String, String)],
+) -> Result<FlowOutcome, StoreError> {
     let username = param(form, "username").map(str::trim).unwrap_or_default();
     if username.is_empty() || username.chars().count() > 256 {
         return render(tx, issuer, loaded, Some("Enter your username."), 200).await;
@@ -195,12 +223,14 @@ async fn password_step(
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| password::DUMMY_HASH.clone());
     // Always the same argon2 work, whatever is wrong.
-    let password_ok = !presented.is_empty() && presented.len() <= 1024 && password::verify(presented.clone(), stored.clone()).await;
+    let password_ok =
+        !presented.is_empty() && presented.len() <= 1024 && password::verify(presented.clone(), stored.clone()).await;
     let Some(user) = user else {
         return render(tx, issuer, loaded, Some(WRONG_CREDENTIALS), 200).await;
     };
     let (failures, locked_until) = tx.lockout_state(&user.id).await?;
-    let usable = user.status == UserStatus::Active && !lockout::is_locked(locked_until, now) && user.password_hash.is_some();
+    let usable =
+        user.status == UserStatus::Active && !lockout::is_locked(locked_until, now) && user.password_hash.is_some();
     if !(password_ok && usable) {
         if !lockout::is_locked(locked_until, now) {
             let (f, until) = lockout::after_failure(&loaded.tenant.settings.lockout, failures, now);

@@ -51,6 +51,8 @@ mod tests {
         assert_eq!(cookie(Some("a=1; sk_login=xyz; b=2"), "sk_login"), Some("xyz"));
         assert_eq!(cookie(Some("a=1"), "sk_login"), None);
         let c = set_cookie("sk_sid_t", "v", "/api/v1/auth/tenants/acme", true, Some(60));
-        assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure") && c.contains("Max-Age=60"));
+        assert!(
+            c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure") && c.contains("Max-Age=60")
+        );
     }
 }

@@ -165,7 +165,14 @@ async fn token_response(svc: &AppState, issuer: &Issuer, headers: &HeaderMap, bo
     }
     let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    match token(svc, issuer, TokenRequest { authorization, form }).await {
+    let client_id = crate::oauth::client_auth::from_request(
+        authorization.as_deref(),
+        form.iter().find(|(k, _)| k == "client_id").map(|(_, v)| v.as_str()),
+        None,
+    )
+    .map(|c| c.client_id)
+    .ok();
+    let mut r = match token(svc, issuer, TokenRequest { authorization, form }).await {
         Ok((_app, tokens)) => {
             let mut r = Json(tokens).into_response();
             r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -173,5 +180,9 @@ async fn token_response(svc: &AppState, issuer: &Issuer, headers: &HeaderMap, bo
             r
         }
         Err(e) => OAuthResponse(e).into_response(),
+    };
+    if let Some(cid) = client_id {
+        super::oidc::cors_for_client(svc, issuer, headers, &cid, &mut r).await;
     }
+    r
 }

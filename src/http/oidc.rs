@@ -50,7 +50,11 @@ fn unknown_issuer_page() -> Response {
 }
 
 fn tenant_name(issuer: &Issuer) -> String {
-    issuer.tenant.as_ref().map(|t| t.branding.display_name.clone().unwrap_or_else(|| t.name.clone())).unwrap_or_else(|| "ScaiKey".into())
+    issuer
+        .tenant
+        .as_ref()
+        .map(|t| t.branding.display_name.clone().unwrap_or_else(|| t.name.clone()))
+        .unwrap_or_else(|| "ScaiKey".into())
 }
 
 fn outcome_response(issuer: &Issuer, o: Outcome) -> Response {
@@ -67,9 +71,13 @@ fn outcome_response(issuer: &Issuer, o: Outcome) -> Response {
             }
             r
         }
-        Outcome::ErrorPage { status, message } => {
-            pages::message(status, "Sign-in failed", &message, &tenant_name(issuer), issuer.tenant.as_ref().map(|t| &t.branding))
-        }
+        Outcome::ErrorPage { status, message } => pages::message(
+            status,
+            "Sign-in failed",
+            &message,
+            &tenant_name(issuer),
+            issuer.tenant.as_ref().map(|t| &t.branding),
+        ),
     }
 }
 
@@ -90,7 +98,10 @@ fn flow_response(issuer: &Issuer, r: Result<FlowOutcome, crate::store::StoreErro
         Ok(FlowOutcome::Done(o)) => outcome_response(issuer, o),
         Err(e) => {
             tracing::error!(error = %e, "login failed");
-            outcome_response(issuer, Outcome::ErrorPage { status: 500, message: "Something went wrong. Please try again.".into() })
+            outcome_response(
+                issuer,
+                Outcome::ErrorPage { status: 500, message: "Something went wrong. Please try again.".into() },
+            )
         }
     }
 }
@@ -121,12 +132,16 @@ async fn login_submit(State(svc): State<AppState>, ResolvedIssuer(issuer): Resol
 fn bearer_error(issuer: &Issuer, e: BearerError) -> Response {
     let (status, challenge) = match &e {
         BearerError::Missing => (StatusCode::UNAUTHORIZED, format!("Bearer realm=\"{}\"", issuer.url)),
-        BearerError::InvalidToken(d) => {
-            (StatusCode::UNAUTHORIZED, format!("Bearer realm=\"{}\", error=\"invalid_token\", error_description=\"{d}\"", issuer.url))
-        }
+        BearerError::InvalidToken(d) => (
+            StatusCode::UNAUTHORIZED,
+            format!("Bearer realm=\"{}\", error=\"invalid_token\", error_description=\"{d}\"", issuer.url),
+        ),
         BearerError::InsufficientScope(d) => (
             StatusCode::FORBIDDEN,
-            format!("Bearer realm=\"{}\", error=\"insufficient_scope\", error_description=\"{d}\", scope=\"openid\"", issuer.url),
+            format!(
+                "Bearer realm=\"{}\", error=\"insufficient_scope\", error_description=\"{d}\", scope=\"openid\"",
+                issuer.url
+            ),
         ),
         BearerError::Server => return OAuthResponse(OAuthError::server_error()).into_response(),
     };
@@ -171,7 +186,12 @@ async fn userinfo_h(State(svc): State<AppState>, ResolvedIssuer(issuer): Resolve
 }
 
 /// Authenticates the calling client for introspection and revocation.
-async fn client(svc: &AppState, issuer: &Issuer, headers: &HeaderMap, form: &[(String, String)]) -> Result<Application, OAuthError> {
+async fn client(
+    svc: &AppState,
+    issuer: &Issuer,
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Result<Application, OAuthError> {
     let p = |n: &str| form.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let creds = client_auth::from_request(auth, p("client_id"), p("client_secret"))?;
@@ -190,7 +210,12 @@ fn parse_form(headers: &HeaderMap, body: &Bytes) -> Result<Vec<(String, String)>
     Ok(url::form_urlencoded::parse(body).into_owned().collect())
 }
 
-async fn introspect_h(State(svc): State<AppState>, ResolvedIssuer(issuer): ResolvedIssuer, headers: HeaderMap, body: Bytes) -> Response {
+async fn introspect_h(
+    State(svc): State<AppState>,
+    ResolvedIssuer(issuer): ResolvedIssuer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(issuer) = issuer else { return StatusCode::NOT_FOUND.into_response() };
     let result = async {
         let form = parse_form(&headers, &body)?;
@@ -209,7 +234,12 @@ async fn introspect_h(State(svc): State<AppState>, ResolvedIssuer(issuer): Resol
     }
 }
 
-async fn revoke_h(State(svc): State<AppState>, ResolvedIssuer(issuer): ResolvedIssuer, headers: HeaderMap, body: Bytes) -> Response {
+async fn revoke_h(
+    State(svc): State<AppState>,
+    ResolvedIssuer(issuer): ResolvedIssuer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(issuer) = issuer else { return StatusCode::NOT_FOUND.into_response() };
     let result = async {
         let form = parse_form(&headers, &body)?;
@@ -235,7 +265,8 @@ async fn revoke_h(State(svc): State<AppState>, ResolvedIssuer(issuer): ResolvedI
 async fn logout_h(State(svc): State<AppState>, ResolvedIssuer(issuer): ResolvedIssuer, req: Request) -> Response {
     let Some(issuer) = issuer else { return unknown_issuer_page() };
     let headers = req.headers().clone();
-    let mut params: Vec<(String, String)> = req.uri().query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+    let mut params: Vec<(String, String)> =
+        req.uri().query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
     if req.method() == Method::POST {
         let body = axum::body::to_bytes(req.into_body(), super::BODY_LIMIT).await.unwrap_or_default();
         params.extend(url::form_urlencoded::parse(&body).into_owned());
@@ -243,7 +274,9 @@ async fn logout_h(State(svc): State<AppState>, ResolvedIssuer(issuer): ResolvedI
     let name = tenant_name(&issuer);
     let branding = issuer.tenant.as_ref().map(|t| &t.branding);
     match logout(&svc, &issuer, &params, &Browser { cookies: cookies(&headers) }).await {
-        Ok(LogoutOutcome::Redirect { location, set_cookies }) => outcome_response(&issuer, Outcome::Redirect { location, set_cookies }),
+        Ok(LogoutOutcome::Redirect { location, set_cookies }) => {
+            outcome_response(&issuer, Outcome::Redirect { location, set_cookies })
+        }
         Ok(LogoutOutcome::SignedOut { set_cookies }) => {
             let mut r = pages::message(200, "Signed out", "You are signed out.", &name, branding);
             for c in set_cookies {
@@ -277,7 +310,11 @@ pub async fn cors_for_client(svc: &AppState, issuer: &Issuer, headers: &HeaderMa
 
 /// CORS preflight: allowed when some application of this issuer lists the
 /// Origin; the actual request is then checked against its own client.
-async fn preflight(State(svc): State<AppState>, ResolvedIssuer(issuer): ResolvedIssuer, headers: HeaderMap) -> Response {
+async fn preflight(
+    State(svc): State<AppState>,
+    ResolvedIssuer(issuer): ResolvedIssuer,
+    headers: HeaderMap,
+) -> Response {
     let Some(issuer) = issuer else { return StatusCode::NOT_FOUND.into_response() };
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return StatusCode::NO_CONTENT.into_response();

@@ -45,7 +45,13 @@ fn error_page(message: &str) -> Outcome {
 }
 
 /// `redirect_uri?error=…&state=…&iss=…`
-pub fn error_redirect(redirect_uri: &str, issuer: &Issuer, error: &str, description: &str, state: Option<&str>) -> Outcome {
+pub fn error_redirect(
+    redirect_uri: &str,
+    issuer: &Issuer,
+    error: &str,
+    description: &str,
+    state: Option<&str>,
+) -> Outcome {
     let mut pairs = vec![("error", error), ("error_description", description)];
     if let Some(s) = state {
         pairs.push(("state", s));
@@ -218,7 +224,8 @@ async fn authorize_inner(
     tx.insert(&request).await?;
     tx.commit().await?;
     let secure = svc.base_url().starts_with("https://");
-    let cookie = session::set_cookie(session::LOGIN_COOKIE, &request.id, &issuer_path(issuer), secure, Some(LOGIN_REQUEST_TTL));
+    let cookie =
+        session::set_cookie(session::LOGIN_COOKIE, &request.id, &issuer_path(issuer), secure, Some(LOGIN_REQUEST_TTL));
     Ok(Outcome::Redirect {
         location: with_query(&issuer.endpoint("/login"), &[("request", &request.id)]),
         set_cookies: vec![cookie],
@@ -231,7 +238,12 @@ pub fn issuer_path(issuer: &Issuer) -> String {
 }
 
 /// The live SSO session the browser presents for `tenant_id`, if any.
-pub async fn current_session(tx: &mut Tx, browser: &Browser<'_>, tenant_id: &str, now: Timestamp) -> Result<Option<Session>, StoreError> {
+pub async fn current_session(
+    tx: &mut Tx,
+    browser: &Browser<'_>,
+    tenant_id: &str,
+    now: Timestamp,
+) -> Result<Option<Session>, StoreError> {
     let Some(value) = session::cookie(browser.cookies, &session::session_cookie_name(tenant_id)) else {
         return Ok(None);
     };
@@ -271,7 +283,13 @@ pub async fn complete(
         return Ok(error_redirect(&params.redirect_uri, issuer, "access_denied", "the account is not active", state));
     }
     if !is_assigned(tx, app, &user).await? {
-        return Ok(error_redirect(&params.redirect_uri, issuer, "access_denied", "the user is not assigned to this application", state));
+        return Ok(error_redirect(
+            &params.redirect_uri,
+            issuer,
+            "access_denied",
+            "the user is not assigned to this application",
+            state,
+        ));
     }
     let code = secret::generate("skc_");
     let row = AuthorizationCode {

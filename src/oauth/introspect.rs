@@ -10,7 +10,12 @@ use crate::store::Scope;
 
 use super::{Issuer, OAuthError, bearer};
 
-pub async fn introspect(svc: &Services, issuer: &Issuer, caller: &Application, token: &str) -> Result<Value, OAuthError> {
+pub async fn introspect(
+    svc: &Services,
+    issuer: &Issuer,
+    caller: &Application,
+    token: &str,
+) -> Result<Value, OAuthError> {
     if !caller.app_type.is_confidential() {
         return Err(OAuthError::invalid_client());
     }

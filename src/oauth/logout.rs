@@ -9,8 +9,8 @@ use crate::app::Services;
 use crate::authn::{secret, session};
 use crate::store::{Scope, StoreError};
 
-use super::authorize::{Browser, issuer_path, served_app, with_query};
 use super::Issuer;
+use super::authorize::{Browser, issuer_path, served_app, with_query};
 
 pub enum LogoutOutcome {
     Redirect { location: String, set_cookies: Vec<String> },
@@ -22,7 +22,12 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-pub async fn logout(svc: &Services, issuer: &Issuer, params: &[(String, String)], browser: &Browser<'_>) -> Result<LogoutOutcome, StoreError> {
+pub async fn logout(
+    svc: &Services,
+    issuer: &Issuer,
+    params: &[(String, String)],
+    browser: &Browser<'_>,
+) -> Result<LogoutOutcome, StoreError> {
     let hint = param(params, "id_token_hint").and_then(|t| svc.keys.verify_ignoring_time(t, "JWT").ok());
     if param(params, "id_token_hint").is_some() && hint.is_none() {
         return Ok(LogoutOutcome::ErrorPage("The id_token_hint is not valid.".into()));
@@ -34,7 +39,9 @@ pub async fn logout(svc: &Services, issuer: &Issuer, params: &[(String, String)]
     }
     let hinted_client = hint.as_ref().and_then(|h| h.get("aud")).and_then(Value::as_str);
     let client_id = match (param(params, "client_id"), hinted_client) {
-        (Some(a), Some(b)) if a != b => return Ok(LogoutOutcome::ErrorPage("client_id does not match the id_token_hint.".into())),
+        (Some(a), Some(b)) if a != b => {
+            return Ok(LogoutOutcome::ErrorPage("client_id does not match the id_token_hint.".into()));
+        }
         (Some(a), _) => Some(a),
         (None, b) => b,
     };
@@ -46,7 +53,11 @@ pub async fn logout(svc: &Services, issuer: &Issuer, params: &[(String, String)]
         };
         match app {
             Some(app) if app.logout_uris.iter().any(|u| u == uri) => redirect = Some(uri.to_owned()),
-            _ => return Ok(LogoutOutcome::ErrorPage("The post_logout_redirect_uri is not registered for this application.".into())),
+            _ => {
+                return Ok(LogoutOutcome::ErrorPage(
+                    "The post_logout_redirect_uri is not registered for this application.".into(),
+                ));
+            }
         }
     }
     let mut set_cookies = Vec::new();

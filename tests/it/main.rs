@@ -10,4 +10,6 @@ mod admin_authz;
 mod admin_input;
 mod admin_resources;
 mod oauth_client_credentials;
+mod oidc_flow;
+mod oidc_rp;
 mod ops;

@@ -76,3 +76,33 @@ pub fn message(status: u16, heading: &str, message: &str, tenant_name: &str, bra
     });
     finish(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::oidc::LoginStep;
+
+    #[tokio::test]
+    async fn pages_render_escaped() {
+        let page = LoginPage {
+            step: LoginStep::Password,
+            action: "https://id.test/login".into(),
+            request_id: "lrq_x".into(),
+            csrf_token: "tok".into(),
+            username: Some("<script>alert(1)</script>".into()),
+            error: Some("The username or password is incorrect.".into()),
+            tenant_name: "Acme".into(),
+            app_name: "Wiki".into(),
+            branding: Branding { primary_color: Some("#112233".into()), ..Default::default() },
+        };
+        let r = login(&page, 200);
+        assert_eq!(r.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        let html = String::from_utf8(body.to_vec()).unwrap();
+        assert!(html.contains("name=\"csrf_token\" value=\"tok\""));
+        assert!(html.contains("&lt;script&gt;") && !html.contains("<script>alert"));
+        assert!(html.contains("#112233"));
+        let m = message(400, "Sign-in failed", "bad <b>", "Acme", None);
+        assert_eq!(m.status(), StatusCode::BAD_REQUEST);
+    }
+}

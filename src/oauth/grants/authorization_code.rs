@@ -3,6 +3,7 @@
 //! and PKCE challenge. A second use revokes everything the first issued
 //! (RFC 6749 §4.1.2: the code was stolen or replayed).
 
+use crate::authn::secret;
 use crate::domain::application::{AppType, Application, GRANT_AUTHORIZATION_CODE};
 use crate::domain::oidc::AuthorizationCode;
 use crate::domain::user::{User, UserStatus};
@@ -10,7 +11,6 @@ use crate::oauth::OAuthError;
 use crate::oauth::pkce;
 use crate::oauth::tokens::{TokenResponse, UserTokenSpec, issue_user_tokens};
 use crate::oauth::user_claims::groups_and_roles;
-use crate::authn::secret;
 use crate::store::{Scope, StoreError};
 
 use super::refresh_token::{new_refresh_token, wants_refresh};
@@ -103,7 +103,18 @@ impl Grant for AuthorizationCodeGrant {
                 return Err(invalid_grant("the code was already used"));
             }
             let refresh_token = if wants_refresh(req.app, &scopes) {
-                let (token, rt) = new_refresh_token(req.app, &user, &row.session_id, Some(&row.id), None, &scopes, row.params.auth_time, &row.params.amr, &tokens.access_jti, req.now);
+                let (token, rt) = new_refresh_token(
+                    req.app,
+                    &user,
+                    &row.session_id,
+                    Some(&row.id),
+                    None,
+                    &scopes,
+                    row.params.auth_time,
+                    &row.params.amr,
+                    &tokens.access_jti,
+                    req.now,
+                );
                 tx.insert(&rt).await?;
                 Some(token)
             } else {

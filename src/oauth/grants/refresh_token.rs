@@ -20,7 +20,8 @@ use super::{Grant, GrantFuture, GrantRequest};
 /// Refresh tokens go to apps that registered the grant, when the client asks
 /// for `offline_access` or is confidential (it can keep the token safe).
 pub fn wants_refresh(app: &Application, scopes: &[String]) -> bool {
-    app.allows_grant(GRANT_REFRESH_TOKEN) && (scopes.iter().any(|s| s == "offline_access") || app.app_type.is_confidential())
+    app.allows_grant(GRANT_REFRESH_TOKEN)
+        && (scopes.iter().any(|s| s == "offline_access") || app.app_type.is_confidential())
 }
 
 /// A new refresh token (the secret) and its row.
@@ -83,7 +84,9 @@ impl Grant for RefreshTokenGrant {
     fn issue<'a>(&'a self, req: GrantRequest<'a>) -> GrantFuture<'a> {
         Box::pin(async move {
             let Some(tenant) = req.issuer.tenant.as_ref() else { return Err(invalid_grant("unknown refresh token")) };
-            let presented = req.param("refresh_token").ok_or_else(|| crate::oauth::OAuthError::invalid_request("refresh_token is required"))?;
+            let presented = req
+                .param("refresh_token")
+                .ok_or_else(|| crate::oauth::OAuthError::invalid_request("refresh_token is required"))?;
             let mut tx = req.svc.store.write(Scope::Tenant(tenant.id.clone())).await?;
             let row = match tx.refresh_by_hash(&secret::hash(presented)).await {
                 Ok(r) => r,

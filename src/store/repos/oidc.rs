@@ -11,7 +11,15 @@ impl Entity for Session {
     const TABLE: &'static str = "sessions";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
     const COLUMNS: &'static [&'static str] = &[
-        "id", "token_hash", "tenant_id", "partner_id", "user_id", "auth_time", "amr", "created_at", "expires_at",
+        "id",
+        "token_hash",
+        "tenant_id",
+        "partner_id",
+        "user_id",
+        "auth_time",
+        "amr",
+        "created_at",
+        "expires_at",
         "ended_at",
     ];
     fn id(&self) -> &str {
@@ -40,7 +48,16 @@ impl Entity for LoginRequest {
     const TABLE: &'static str = "login_requests";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
     const COLUMNS: &'static [&'static str] = &[
-        "id", "tenant_id", "partner_id", "app_id", "params", "step", "user_id", "csrf_hash", "created_at", "expires_at",
+        "id",
+        "tenant_id",
+        "partner_id",
+        "app_id",
+        "params",
+        "step",
+        "user_id",
+        "csrf_hash",
+        "created_at",
+        "expires_at",
     ];
     fn id(&self) -> &str {
         &self.id
@@ -68,8 +85,18 @@ impl Entity for AuthorizationCode {
     const TABLE: &'static str = "authorization_codes";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
     const COLUMNS: &'static [&'static str] = &[
-        "id", "code_hash", "tenant_id", "partner_id", "app_id", "user_id", "session_id", "params", "access_jti",
-        "created_at", "expires_at", "used_at",
+        "id",
+        "code_hash",
+        "tenant_id",
+        "partner_id",
+        "app_id",
+        "user_id",
+        "session_id",
+        "params",
+        "access_jti",
+        "created_at",
+        "expires_at",
+        "used_at",
     ];
     fn id(&self) -> &str {
         &self.id
@@ -99,8 +126,23 @@ impl Entity for RefreshToken {
     const TABLE: &'static str = "refresh_tokens";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
     const COLUMNS: &'static [&'static str] = &[
-        "id", "token_hash", "family_id", "tenant_id", "partner_id", "app_id", "user_id", "session_id", "code_id",
-        "access_jti", "scope", "auth_time", "amr", "created_at", "expires_at", "rotated_at", "revoked_at",
+        "id",
+        "token_hash",
+        "family_id",
+        "tenant_id",
+        "partner_id",
+        "app_id",
+        "user_id",
+        "session_id",
+        "code_id",
+        "access_jti",
+        "scope",
+        "auth_time",
+        "amr",
+        "created_at",
+        "expires_at",
+        "rotated_at",
+        "revoked_at",
     ];
     fn id(&self) -> &str {
         &self.id
@@ -239,7 +281,12 @@ impl Tx {
         Ok((l.failed_logins, l.locked_until))
     }
 
-    pub async fn set_lockout_state(&mut self, user_id: &str, failed: i64, locked_until: Option<Timestamp>) -> Result<(), StoreError> {
+    pub async fn set_lockout_state(
+        &mut self,
+        user_id: &str,
+        failed: i64,
+        locked_until: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
         let mut args = vec![Arg::from(user_id), Arg::from(failed), Arg::from(locked_until)];
         let scope = self.scope().predicate(ScopeCols::TENANT_OWNED, &mut args);
         let sql = format!("UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1 AND {scope}");
