@@ -100,7 +100,167 @@ pub async fn run(mut config: Config, seconds: u64) -> Result<(), Box<dyn std::er
         .await;
         println!("{:<8} {:>16.0} {:>18.0}", alg.as_str(), raw, cc);
     }
+    user_flows(&svc, &ctx, seconds).await?;
     drop(svc);
     std::fs::remove_dir_all(dir).ok();
+    Ok(())
+}
+
+fn data_str(v: &serde_json::Value, k: &str) -> String {
+    v.get(k).and_then(|x| x.as_str()).unwrap_or_default().to_owned()
+}
+
+/// refresh_token grants/s and complete password logins/s (authorize, login
+/// page, identifier, password — bounded by argon2id).
+async fn user_flows(svc: &Services, ctx: &Ctx<'_>, seconds: u64) -> Result<(), Box<dyn std::error::Error>> {
+    use crate::authn::flow::{self, FlowOutcome};
+    use crate::domain::partner::{NewPartner, Partner};
+    use crate::domain::tenant::{NewTenant, Tenant};
+    use crate::domain::user::{User, UserAttributes};
+    use crate::oauth::authorize::{self, Browser, Outcome};
+
+    let partner =
+        admin::create::<Partner>(ctx, NewPartner { name: "bench".into(), limits: Default::default() }).await?;
+    let tenant = admin::create::<Tenant>(
+        ctx,
+        NewTenant {
+            partner_id: Some(data_str(&partner, "id")),
+            slug: "bench".into(),
+            name: "bench".into(),
+            settings: Default::default(),
+            branding: Default::default(),
+        },
+    )
+    .await?;
+    let password = "bench password 123".to_owned();
+    let user = admin::create::<User>(
+        ctx,
+        UserAttributes {
+            tenant_id: Some(data_str(&tenant, "id")),
+            user_name: Some("bench@bench.test".into()),
+            password: Some(password.clone()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let app = admin::create::<Application>(
+        ctx,
+        NewApplication {
+            tenant_id: Some(data_str(&tenant, "id")),
+            partner_id: None,
+            scope: AppScope::Tenant,
+            app_type: AppType::Web,
+            name: "bench web".into(),
+            grant_types: None,
+            redirect_uris: vec!["https://bench.test/cb".into()],
+            logout_uris: vec![],
+            allowed_origins: vec![],
+            allowed_scopes: Some(vec!["openid".into(), "offline_access".into()]),
+            token_lifetime: None,
+            refresh_token_lifetime: None,
+            token_signing_alg: None,
+            token_exchange_allowed: false,
+            sync_webhook_url: None,
+            assigned_users: vec![],
+            assigned_groups: vec![],
+        },
+    )
+    .await?;
+    let mut tx = svc.store.read(Scope::Platform).await?;
+    let tenant_row: Tenant = tx.get(&data_str(&tenant, "id")).await?;
+    let app_row: Application = tx.get(&data_str(&app, "id")).await?;
+    let user_row: User = tx.get(&data_str(&user, "id")).await?;
+    tx.commit().await?;
+    let issuer = Issuer::tenant(&svc.base_url(), tenant_row.clone());
+
+    // Refresh: rotate one token chain as fast as the grant allows.
+    let (first, row) = crate::oauth::grants::refresh_token::new_refresh_token(
+        &app_row,
+        &user_row,
+        "ses_bench",
+        None,
+        None,
+        &["openid".to_owned(), "offline_access".to_owned()],
+        svc.clock.now(),
+        &["pwd".to_owned()],
+        "jti",
+        svc.clock.now(),
+    );
+    let mut tx = svc.store.write(Scope::Tenant(tenant_row.id.clone())).await?;
+    tx.insert(&row).await?;
+    tx.commit().await?;
+    let current = std::sync::Mutex::new(first);
+    let secret = data_str(&app, "client_secret");
+    let client_id = data_str(&app, "client_id");
+    let refresh = rate(seconds, || {
+        let rt = current.lock().map(|g| g.clone()).unwrap_or_default();
+        let form = vec![
+            ("grant_type".to_owned(), "refresh_token".to_owned()),
+            ("refresh_token".to_owned(), rt),
+            ("client_id".to_owned(), client_id.clone()),
+            ("client_secret".to_owned(), secret.clone()),
+        ];
+        let (issuer, current) = (&issuer, &current);
+        async move {
+            match token(svc, issuer, TokenRequest { authorization: None, form }).await {
+                Ok((_, t)) => {
+                    if let (Ok(mut g), Some(next)) = (current.lock(), t.refresh_token) {
+                        *g = next;
+                    }
+                    true
+                }
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+
+    // Logins: the whole browser flow through the services.
+    let query = vec![
+        ("response_type".to_owned(), "code".to_owned()),
+        ("client_id".to_owned(), client_id.clone()),
+        ("redirect_uri".to_owned(), "https://bench.test/cb".to_owned()),
+        ("scope".to_owned(), "openid".to_owned()),
+    ];
+    let logins = rate(seconds, || {
+        let (issuer, query, password) = (&issuer, &query, &password);
+        async move {
+            let Outcome::Redirect { location, .. } =
+                authorize::authorize(svc, issuer, query, &Browser { cookies: None }).await
+            else {
+                return false;
+            };
+            let Some(request) = location.split("request=").nth(1).map(str::to_owned) else { return false };
+            let cookie = format!("sk_login={request}");
+            let browser = Browser { cookies: Some(&cookie) };
+            let csrf = |o: &FlowOutcome| match o {
+                FlowOutcome::Page { page, .. } => Some(page.csrf_token.clone()),
+                FlowOutcome::Done(_) => None,
+            };
+            let Some(c) = flow::show(svc, issuer, &request, &browser).await.ok().as_ref().and_then(csrf) else {
+                return false;
+            };
+            let form = vec![
+                ("request".to_owned(), request.clone()),
+                ("csrf_token".to_owned(), c),
+                ("username".to_owned(), "bench@bench.test".to_owned()),
+            ];
+            let Some(c) = flow::submit(svc, issuer, &form, &browser, None).await.ok().as_ref().and_then(csrf) else {
+                return false;
+            };
+            let form = vec![
+                ("request".to_owned(), request.clone()),
+                ("csrf_token".to_owned(), c),
+                ("password".to_owned(), password.clone()),
+            ];
+            matches!(
+                flow::submit(svc, issuer, &form, &browser, None).await,
+                Ok(FlowOutcome::Done(Outcome::Redirect { .. }))
+            )
+        }
+    })
+    .await;
+    println!("refresh_token grants/s (RS256, rotation included): {refresh:.0}");
+    println!("password logins/s (authorize → identifier → password → code; argon2id-bound): {logins:.1}");
     Ok(())
 }

@@ -37,11 +37,30 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Manage token signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Measure token issuance and raw signing rates on this machine.
     Bench {
         /// Seconds to run each measurement.
         #[arg(long, default_value_t = 3)]
         seconds: u64,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Publish a new key per algorithm now; it signs after --activate-in
+    /// seconds, and the key it replaces stays published until its tokens expire.
+    Rotate {
+        /// Only this algorithm (RS256, ES256 or EdDSA).
+        #[arg(long)]
+        alg: Option<String>,
+        /// Seconds between publishing the key and signing with it.
+        #[arg(long, default_value_t = crate::keys::rotation::DEFAULT_ACTIVATE_IN)]
+        activate_in: i64,
     },
 }
 
@@ -61,6 +80,24 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             print_bootstrap(&out, json)?;
         }
         Command::Serve => serve(config).await?,
+        Command::Keys { command: KeysCommand::Rotate { alg, activate_in } } => {
+            let algs = match alg {
+                None => crate::keys::ALGORITHMS.to_vec(),
+                Some(a) => match crate::keys::ALGORITHMS.into_iter().find(|x| x.as_str() == a) {
+                    Some(x) => vec![x],
+                    None => return Err(format!("unknown algorithm {a}: use RS256, ES256 or EdDSA").into()),
+                },
+            };
+            let svc = Services::start(config, Arc::new(SystemClock)).await?;
+            for k in svc.keys.rotate(&svc.store, svc.clock.as_ref(), &algs, activate_in).await? {
+                println!(
+                    "published {} key {} (signs from {})",
+                    k.alg,
+                    k.id,
+                    k.activated_at.map(|t| t.rfc3339()).unwrap_or_default()
+                );
+            }
+        }
         Command::Bench { seconds } => crate::bench::run(config, seconds).await?,
     }
     Ok(())
@@ -89,11 +126,39 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         let out = crate::bootstrap::run(&svc, password).await?;
         print_bootstrap(&out, false)?;
     }
+    tokio::spawn(maintenance(Arc::clone(&svc)));
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     tracing::info!(listen = %listen, public_url = %svc.base_url(), database = svc.store.backend(), "ScaiKey is serving");
     let app = crate::http::router(svc).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     Ok(())
+}
+
+/// Every minute: promote and rotate signing keys, reload them (other
+/// replicas may have rotated), and purge expired sessions, codes and tokens.
+async fn maintenance(svc: Arc<Services>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let clock = svc.clock.as_ref();
+        if let Err(e) =
+            svc.keys.maintain(&svc.store, clock, &svc.instance_id, crate::keys::rotation::DEFAULT_MAX_AGE).await
+        {
+            tracing::error!(error = %e, "signing-key maintenance failed");
+        }
+        let purged = async {
+            let mut tx = svc.store.write(crate::store::Scope::Platform).await?;
+            let n = tx.purge_expired(clock.now()).await?;
+            tx.commit().await?;
+            Ok::<u64, crate::store::StoreError>(n)
+        }
+        .await;
+        match purged {
+            Ok(n) if n > 0 => tracing::info!(purged = n, "expired sessions, codes and tokens removed"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "purge failed"),
+        }
+    }
 }
 
 async fn shutdown() {

@@ -196,3 +196,39 @@ impl Listed for AuditEvent {
     const KIND: &'static str = "audit_event";
     const FILTERS: &'static [&'static str] = &["tenant_id", "actor_id", "target_id", "action", "outcome"];
 }
+
+/// `POST /signing-keys/rotate` body.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeys {
+    /// One algorithm, or every algorithm when absent.
+    pub alg: Option<crate::domain::application::SigningAlg>,
+    /// Seconds between publishing and signing (default 900).
+    pub activate_in: Option<i64>,
+}
+
+/// Publishes new signing keys (super admins only).
+pub async fn rotate_keys(ctx: &Ctx<'_>, input: RotateKeys) -> Result<Vec<SigningKey>, AdminError> {
+    ctx.require_write()?;
+    ctx.require_platform()?;
+    let activate_in = input.activate_in.unwrap_or(crate::keys::rotation::DEFAULT_ACTIVATE_IN);
+    if !(0..=86_400).contains(&activate_in) {
+        return Err(AdminError::field("activate_in", "must be 0 to 86400 seconds"));
+    }
+    let algs = match input.alg {
+        Some(a) => vec![a],
+        None => crate::keys::ALGORITHMS.to_vec(),
+    };
+    let keys = ctx
+        .svc
+        .keys
+        .rotate(&ctx.svc.store, ctx.svc.clock.as_ref(), &algs, activate_in)
+        .await
+        .map_err(|e| AdminError::Internal(e.to_string()))?;
+    let mut tx = ctx.svc.store.write(Scope::Platform).await?;
+    for k in &keys {
+        ctx.record(&mut tx, "signing_key.rotate".into(), ("signing_key", &k.id), (None, None), None).await?;
+    }
+    tx.commit().await?;
+    Ok(keys)
+}

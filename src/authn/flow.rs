@@ -48,7 +48,7 @@ pub struct LoginPage {
 
 #[derive(Debug)]
 pub enum FlowOutcome {
-    Page { page: LoginPage, status: u16 },
+    Page { page: Box<LoginPage>, status: u16 },
     Done(Outcome),
 }
 
@@ -108,7 +108,7 @@ async fn render(
     loaded.request.csrf_hash = secret::hash(&csrf);
     tx.update(&loaded.request).await?;
     Ok(FlowOutcome::Page {
-        page: LoginPage {
+        page: Box::new(LoginPage {
             step: loaded.request.step,
             action: issuer.endpoint("/login"),
             request_id: loaded.request.id.clone(),
@@ -118,7 +118,7 @@ async fn render(
             tenant_name: loaded.tenant.branding.display_name.clone().unwrap_or_else(|| loaded.tenant.name.clone()),
             app_name: loaded.app.name.clone(),
             branding: loaded.tenant.branding.clone(),
-        },
+        }),
         status,
     })
 }

@@ -59,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .route("/groups/{id}/members", get(list_members).post(add_member))
         .route("/groups/{id}/members/{member_id}", axum::routing::delete(remove_member))
         .route("/applications/{id}/secret", post(rotate_secret))
+        .route("/signing-keys/rotate", post(rotate_keys))
 }
 
 /// A JSON body in the admin envelope's terms: wrong media type → 415,
@@ -220,4 +221,14 @@ async fn rotate_secret(
 ) -> Result<Json<Value>, ApiError> {
     let rid = request_id::current();
     Ok(Json(json!({"data": admin::applications::rotate_secret(&ctx(&svc, &caller, &rid), &id).await?})))
+}
+
+async fn rotate_keys(
+    State(svc): State<AppState>,
+    caller: Caller,
+    AdminJson(body): AdminJson<admin::misc::RotateKeys>,
+) -> Result<Response, ApiError> {
+    let rid = request_id::current();
+    let keys = admin::misc::rotate_keys(&ctx(&svc, &caller, &rid), body).await?;
+    Ok((StatusCode::CREATED, Json(json!({"data": keys}))).into_response())
 }

@@ -81,7 +81,13 @@ fn outcome_response(issuer: &Issuer, o: Outcome) -> Response {
     }
 }
 
-async fn authorize_h(
+/// Authorization endpoint (also under /api/v1/platform). Errors before the redirect_uri is
+/// verified render an HTML page; later ones redirect with error, state and iss (RFC 9207).
+#[utoipa::path(get, path = "/api/v1/auth/tenants/{slug}/oauth/authorize", tag = "oidc",
+    params(("slug" = String, Path, description = "tenant slug")),
+    responses((status = 303, description = "to the login page, or back to the client with code or error"),
+              (status = 400, description = "unknown client or unregistered redirect_uri (HTML page)")))]
+pub async fn authorize_h(
     State(svc): State<AppState>,
     ResolvedIssuer(issuer): ResolvedIssuer,
     headers: HeaderMap,
@@ -106,7 +112,11 @@ fn flow_response(issuer: &Issuer, r: Result<FlowOutcome, crate::store::StoreErro
     }
 }
 
-async fn login_page(
+/// The hosted login page for a login request.
+#[utoipa::path(get, path = "/api/v1/auth/tenants/{slug}/login", tag = "oidc",
+    params(("slug" = String, Path, description = "tenant slug"), ("request" = String, Query, description = "login request id")),
+    responses((status = 200, description = "HTML form"), (status = 400, description = "expired or foreign login request")))]
+pub async fn login_page(
     State(svc): State<AppState>,
     ResolvedIssuer(issuer): ResolvedIssuer,
     headers: HeaderMap,
@@ -117,7 +127,19 @@ async fn login_page(
     flow_response(&issuer, flow::show(&svc, &issuer, request, &Browser { cookies: cookies(&headers) }).await)
 }
 
-async fn login_submit(State(svc): State<AppState>, ResolvedIssuer(issuer): ResolvedIssuer, req: Request) -> Response {
+/// Submits a login step (`username`, then `password`) with `request` and `csrf_token`.
+#[utoipa::path(post, path = "/api/v1/auth/tenants/{slug}/login", tag = "oidc",
+    params(("slug" = String, Path, description = "tenant slug")),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "request, csrf_token, username or password"),
+    responses((status = 200, description = "the next step, or the same step with an error"),
+              (status = 303, description = "signed in: back to the client with a code"),
+              (status = 400, description = "missing or wrong CSRF token, expired request"),
+              (status = 429, description = "too many attempts from this address")))]
+pub async fn login_submit(
+    State(svc): State<AppState>,
+    ResolvedIssuer(issuer): ResolvedIssuer,
+    req: Request,
+) -> Response {
     let Some(issuer) = issuer else { return unknown_issuer_page() };
     let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let headers = req.headers().clone();
@@ -158,7 +180,12 @@ fn bearer_error(issuer: &Issuer, e: BearerError) -> Response {
     r
 }
 
-async fn userinfo_h(State(svc): State<AppState>, ResolvedIssuer(issuer): ResolvedIssuer, req: Request) -> Response {
+/// UserInfo (OIDC Core §5.3), GET or POST, bearer access token.
+#[utoipa::path(get, path = "/api/v1/auth/tenants/{slug}/oauth/userinfo", tag = "oidc",
+    params(("slug" = String, Path, description = "tenant slug")),
+    responses((status = 200, description = "claims"), (status = 401, description = "RFC 6750 invalid_token"),
+              (status = 403, description = "insufficient_scope")))]
+pub async fn userinfo_h(State(svc): State<AppState>, ResolvedIssuer(issuer): ResolvedIssuer, req: Request) -> Response {
     let Some(issuer) = issuer else { return StatusCode::NOT_FOUND.into_response() };
     let headers = req.headers().clone();
     let method = req.method().clone();
@@ -210,7 +237,12 @@ fn parse_form(headers: &HeaderMap, body: &Bytes) -> Result<Vec<(String, String)>
     Ok(url::form_urlencoded::parse(body).into_owned().collect())
 }
 
-async fn introspect_h(
+/// Token introspection (RFC 7662), confidential clients.
+#[utoipa::path(post, path = "/api/v1/auth/tenants/{slug}/oauth/introspect", tag = "oidc",
+    params(("slug" = String, Path, description = "tenant slug")),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "token"),
+    responses((status = 200, description = "active and claims"), (status = 401, description = "invalid_client")))]
+pub async fn introspect_h(
     State(svc): State<AppState>,
     ResolvedIssuer(issuer): ResolvedIssuer,
     headers: HeaderMap,
@@ -234,7 +266,12 @@ async fn introspect_h(
     }
 }
 
-async fn revoke_h(
+/// Token revocation (RFC 7009).
+#[utoipa::path(post, path = "/api/v1/auth/tenants/{slug}/oauth/revoke", tag = "oidc",
+    params(("slug" = String, Path, description = "tenant slug")),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "token, token_type_hint"),
+    responses((status = 200, description = "revoked (or nothing to revoke)"), (status = 401, description = "invalid_client")))]
+pub async fn revoke_h(
     State(svc): State<AppState>,
     ResolvedIssuer(issuer): ResolvedIssuer,
     headers: HeaderMap,
@@ -262,7 +299,12 @@ async fn revoke_h(
     }
 }
 
-async fn logout_h(State(svc): State<AppState>, ResolvedIssuer(issuer): ResolvedIssuer, req: Request) -> Response {
+/// RP-initiated logout (GET or POST): id_token_hint, post_logout_redirect_uri, state, client_id.
+#[utoipa::path(get, path = "/api/v1/auth/tenants/{slug}/oauth/logout", tag = "oidc",
+    params(("slug" = String, Path, description = "tenant slug")),
+    responses((status = 303, description = "back to a registered logout URI"), (status = 200, description = "signed-out page"),
+              (status = 400, description = "invalid hint or unregistered post_logout_redirect_uri")))]
+pub async fn logout_h(State(svc): State<AppState>, ResolvedIssuer(issuer): ResolvedIssuer, req: Request) -> Response {
     let Some(issuer) = issuer else { return unknown_issuer_page() };
     let headers = req.headers().clone();
     let mut params: Vec<(String, String)> =

@@ -34,6 +34,13 @@ use super::admin as handlers;
         super::oauth::tenant_discovery,
         super::oauth::tenant_token,
         super::oauth::tenant_jwks,
+        super::oidc::authorize_h,
+        super::oidc::login_page,
+        super::oidc::login_submit,
+        super::oidc::userinfo_h,
+        super::oidc::introspect_h,
+        super::oidc::revoke_h,
+        super::oidc::logout_h,
     ),
     components(schemas(crate::domain::group::Member, crate::domain::group::NewMember))
 )]
@@ -227,6 +234,17 @@ impl Registry {
             .parameter(path_param("id"))
             .response("200", ResponseBuilder::new().description("the new secret, shown once").build());
         self.document("/applications/{id}/secret", HttpMethod::Post, rotate);
+        self.add_schema::<crate::admin::misc::RotateKeys>();
+        let keys = op("signing-keys", "rotate_signing_keys".into(), "Publish new signing keys (super admin)".into())
+            .request_body(Some(body("RotateKeys")))
+            .response(
+                "201",
+                json_response(
+                    "the new keys, published now and signing after activate_in",
+                    envelope(schema_ref("SigningKey"), true),
+                ),
+            );
+        self.document("/signing-keys/rotate", HttpMethod::Post, keys);
     }
 }
 

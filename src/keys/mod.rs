@@ -2,6 +2,7 @@
 //! that signs for each algorithm and the JWKS document, reloaded from the
 //! store so every replica publishes and signs with the same keys.
 
+pub mod rotation;
 pub mod seal;
 pub mod signing;
 pub mod verify;
@@ -46,7 +47,7 @@ pub struct KeyRing {
     loaded: RwLock<Arc<Loaded>>,
 }
 
-fn seal_context(kid: &str) -> String {
+pub(crate) fn seal_context(kid: &str) -> String {
     format!("signing_key:{kid}")
 }
 
@@ -114,7 +115,12 @@ impl KeyRing {
                 loaded.published.push(vk);
             }
             let Some(alg) = parse_alg(&k.alg) else { continue };
-            if k.status != "active" || loaded.active.contains_key(&alg) {
+            if k.status != "active" {
+                continue;
+            }
+            // During a promotion two keys may be active: the newest signs.
+            let newer = keys.iter().any(|o| o.alg == k.alg && o.status == "active" && o.activated_at > k.activated_at);
+            if newer {
                 continue;
             }
             let b64 = self.sealer.open_string(&seal_context(&k.id), &k.private_key_sealed)?;

@@ -260,7 +260,7 @@ pub async fn is_assigned(tx: &mut Tx, app: &Application, user: &User) -> Result<
     if app.assigned_users.is_empty() && app.assigned_groups.is_empty() {
         return Ok(true);
     }
-    if app.assigned_users.iter().any(|u| *u == user.id) {
+    if app.assigned_users.contains(&user.id) {
         return Ok(true);
     }
     let groups = tx.transitive_groups_of_user(&user.id).await?;

@@ -42,6 +42,8 @@ async fn node_peer(script: &str, config: &Value) -> Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "node {script} failed ({}):\n{stderr}\n{stdout}", out.status);
+    // Shown by the test harness when an assertion below fails.
+    println!("node {script}:\n{stdout}");
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("node {script} printed no JSON ({e}):\n{stdout}\n{stderr}"))
 }
 
@@ -183,7 +185,8 @@ async fn openid_client_spa(s: TestServer) {
     let r = node_peer("rp.mjs", &cfg).await;
     assert_eq!(r["client_type"], "public");
     assert_eq!(r["introspection"]["by"], "introspector");
-    assert_eq!(r["revocation"]["public_introspection"]["error"], "invalid_client", "{}", r["revocation"]);
+    // RFC 6749 §5.2: invalid_client as 401 with a Basic challenge.
+    assert_eq!(r["revocation"]["public_introspection"]["status"], 401, "{}", r["revocation"]);
     assert_rp_flow(&r, &f, spa["client_id"].as_str().unwrap(), "ES256");
 }
 both!(openid_client_spa);
@@ -214,12 +217,23 @@ async fn chromium_login_end_to_end() {
         Path::new("/usr/bin/chromium").is_file(),
         "Debian's chromium is required: apt-get install --no-install-recommends chromium"
     );
+    // The client's redirect_uri, served on loopback so the browser can land
+    // there (Playwright cannot intercept the target of a redirect).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirect_uri = format!("http://{}/callback", listener.local_addr().unwrap());
+    let rp = axum::Router::new().route(
+        "/callback",
+        axum::routing::get(|| async { axum::response::Html("<!doctype html><title>RP</title><p>Signed in.</p>") }),
+    );
+    tokio::spawn(async move { axum::serve(listener, rp).await });
+
     let s = TestServer::start(Backend::Sqlite).await;
     let f = fixture(&s, "browser").await;
-    let web = app(&s, &f, "WEB", "Acme Portal", json!({})).await;
+    let web = app(&s, &f, "WEB", "Acme Portal", json!({"redirect_uris": [redirect_uri]})).await;
     let shot = artifact_dir().join("login.png");
     let _ = std::fs::remove_file(&shot);
     let mut cfg = rp_config(&f, &web);
+    cfg["redirect_uri"] = json!(redirect_uri);
     cfg["screenshot"] = json!(shot);
     let r = node_peer("browser.mjs", &cfg).await;
     println!("login screenshot: {}", shot.display());
@@ -227,11 +241,17 @@ async fn chromium_login_end_to_end() {
     assert_eq!(r["heading"], "Sign in to Acme Portal");
     assert_eq!(r["password_step_shows_user"], f.user["user_name"]);
     let callback = r["callback"].as_str().unwrap();
-    assert!(callback.starts_with(&format!("{REDIRECT_URI}?code=")), "{callback}");
+    assert!(callback.starts_with(&format!("{redirect_uri}?code=")), "{callback}");
+    assert_eq!(r["callback_page"], "Signed in.");
     assert_eq!(r["id_token"]["sub"], f.user["id"]);
     assert_eq!(r["id_token"]["aud"], web["client_id"]);
     assert_eq!(r["userinfo"]["email"], f.user["email"]);
-    assert_eq!(r["console_errors"], json!([]), "the login pages log no errors (e.g. CSP violations)");
+    assert_eq!(
+        r["console_errors"],
+        json!([]),
+        "the login pages log no errors (e.g. CSP violations): {}",
+        r["failed_responses"]
+    );
     let cookies = r["cookies"].as_array().unwrap();
     let sid = cookies.iter().find(|c| c["name"] == format!("sk_sid_{}", f.tenant["id"].as_str().unwrap()));
     assert!(sid.is_some_and(|c| c["httpOnly"] == true && c["sameSite"] == "Lax"), "{cookies:?}");

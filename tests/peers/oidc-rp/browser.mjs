@@ -3,11 +3,12 @@
 // v6 building the authorization URL and redeeming the code.
 //
 //   node browser.mjs '{"issuer": "...", "client_id": "...", "client_secret": "...",
-//                      "redirect_uri": "https://rp.example.test/callback",
+//                      "redirect_uri": "http://127.0.0.1:<port>/callback",
 //                      "username": "...", "password": "...", "screenshot": "/abs/path.png"}'
 //
-// The redirect_uri is answered inside the browser (page.route), so it needs
-// no server. Prints one JSON object; exits 1 with "FAILED: ..." otherwise.
+// The redirect_uri must be served on 127.0.0.1 by the caller (the Rust test
+// answers it), since Playwright cannot intercept a redirect's target. Prints
+// one JSON object; exits 1 with "FAILED: ..." otherwise.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,14 +52,16 @@ async function main() {
   try {
     const page = browser.pages()[0] ?? (await browser.newPage());
     const consoleErrors = [];
-    page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
-    // The client's redirect_uri: answered here, the URL is what matters.
-    let callback = null;
-    await page.route(`${cfg.redirect_uri}**`, (route) => {
-      callback = route.request().url();
-      return route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>RP callback</title><p>Signed in.</p>' });
+    // Browsers ask every origin for /favicon.ico on their own; a 404 there is noise, kept apart.
+    const faviconMisses = [];
+    page.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      const where = m.location().url;
+      if (where.endsWith('/favicon.ico')) faviconMisses.push(where);
+      else consoleErrors.push(`${m.text()} (${where})`);
     });
-
+    const failedResponses = [];
+    page.on('response', (r) => r.status() >= 400 && failedResponses.push(`${r.status()} ${r.url()}`));
     await page.goto(url.href);
     check(page.url().startsWith(`${cfg.issuer}/login?request=`), `authorize did not lead to the login page but to ${page.url()}`);
     out.login_title = await page.title();
@@ -74,10 +77,13 @@ async function main() {
       page.waitForURL((u) => u.href.startsWith(cfg.redirect_uri), { timeout: 15_000 }),
       page.click('#login-form button[type=submit]'),
     ]);
-    check(callback, 'the browser never reached the redirect_uri');
+    const callback = page.url();
     out.callback = callback;
+    out.callback_page = (await page.locator('body').textContent())?.trim();
     out.cookies = (await browser.cookies(cfg.issuer)).map((c) => ({ name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite, path: c.path }));
     out.console_errors = consoleErrors;
+    out.failed_responses = failedResponses;
+    out.favicon_misses = faviconMisses;
 
     const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
       pkceCodeVerifier,

@@ -1,0 +1,169 @@
+//! Signing-key rotation. A new key is created `next`: published in JWKS at
+//! once but signing only from `activated_at`, so relying parties that cache
+//! JWKS (we allow 5 minutes) know it before they see a token it signed. When
+//! it activates, the key it replaces becomes `retired` and stays published
+//! until the last token it could have signed has expired (the longest token
+//! lifetime plus clock skew), then drops out of JWKS.
+//!
+//! | status  | in JWKS | signs |
+//! |---------|---------|-------|
+//! | next    | yes     | no (until `activated_at`) |
+//! | active  | yes     | yes (the newest per algorithm) |
+//! | retired | until `expires_at` | no |
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::clock::Clock;
+use crate::domain::application::SigningAlg;
+use crate::domain::signing_key::SigningKey;
+use crate::store::{Scope, Store};
+
+use super::signing::SigningKeyPair;
+use super::{ALGORITHMS, KeyError, KeyRing, seal_context};
+
+/// Longest access/ID token lifetime an app may set, plus clock skew.
+pub const RETIRED_KEY_GRACE: i64 = 86_400 + 300;
+/// Default delay between publishing a key and signing with it.
+pub const DEFAULT_ACTIVATE_IN: i64 = 900;
+/// Keys older than this are rotated automatically.
+pub const DEFAULT_MAX_AGE: i64 = 90 * 86_400;
+
+const LEASE: &str = "signing_keys.rotate";
+
+impl KeyRing {
+    /// Creates a `next` key for each of `algs` that signs after `activate_in` seconds.
+    pub async fn rotate(
+        &self,
+        store: &Store,
+        clock: &dyn Clock,
+        algs: &[SigningAlg],
+        activate_in: i64,
+    ) -> Result<Vec<SigningKey>, KeyError> {
+        let now = clock.now();
+        let mut created = Vec::new();
+        let mut tx = store.write(Scope::Platform).await?;
+        for &alg in algs {
+            let (pair, der) = tokio::task::spawn_blocking(move || SigningKeyPair::generate(alg))
+                .await
+                .map_err(|_| super::signing::SigningError::Generate)??;
+            let key = SigningKey {
+                id: pair.kid.clone(),
+                alg: alg.as_str(),
+                status: "next".into(),
+                private_key_sealed: self.sealer().seal(&seal_context(&pair.kid), STANDARD.encode(&der).as_bytes()),
+                public_jwk: pair.public_jwk.clone(),
+                created_at: now,
+                activated_at: Some(now.plus_seconds(activate_in.max(0))),
+                retired_at: None,
+                expires_at: None,
+            };
+            tx.insert(&key).await?;
+            tracing::info!(target: "audit", action = "signing_key.rotate", kid = %key.id, alg = %key.alg, "new signing key published");
+            created.push(key);
+        }
+        tx.commit().await?;
+        self.reload(store, clock).await?;
+        Ok(created)
+    }
+
+    /// Promotes due `next` keys (retiring the keys they replace), starts an
+    /// automatic rotation for keys older than `max_age`, and reloads. Runs
+    /// under a lease so replicas do not race each other.
+    pub async fn maintain(&self, store: &Store, clock: &dyn Clock, holder: &str, max_age: i64) -> Result<(), KeyError> {
+        let now = clock.now();
+        let mut tx = store.write(Scope::Platform).await?;
+        if !tx.try_lease(LEASE, holder, now, now.plus_seconds(60)).await? {
+            tx.commit().await?;
+            return self.reload(store, clock).await;
+        }
+        let keys = tx.published_keys(now).await?;
+        let mut to_rotate = Vec::new();
+        for alg in ALGORITHMS {
+            let of_alg: Vec<&SigningKey> = keys.iter().filter(|k| k.alg == alg.as_str()).collect();
+            let due = of_alg
+                .iter()
+                .filter(|k| k.status == "next" && k.activated_at.is_some_and(|a| a <= now))
+                .max_by_key(|k| k.activated_at);
+            if let Some(next) = due {
+                for old in of_alg.iter().filter(|k| {
+                    k.status == "active"
+                        || (k.status == "next" && k.id != next.id && k.activated_at <= next.activated_at)
+                }) {
+                    let mut retired = (*old).clone();
+                    retired.status = "retired".into();
+                    retired.retired_at = Some(now);
+                    retired.expires_at = Some(now.plus_seconds(RETIRED_KEY_GRACE));
+                    tx.update(&retired).await?;
+                }
+                let mut promoted = (*next).clone();
+                promoted.status = "active".into();
+                tx.update(&promoted).await?;
+                tracing::info!(target: "audit", action = "signing_key.activate", kid = %promoted.id, alg = %promoted.alg, "signing key activated");
+                continue;
+            }
+            let pending = of_alg.iter().any(|k| k.status == "next");
+            let newest_active = of_alg.iter().filter(|k| k.status == "active").filter_map(|k| k.activated_at).max();
+            if !pending && newest_active.is_some_and(|a| now.unix_seconds() - a.unix_seconds() >= max_age) {
+                to_rotate.push(alg);
+            }
+        }
+        tx.release_lease(LEASE, holder).await?;
+        tx.commit().await?;
+        if !to_rotate.is_empty() {
+            self.rotate(store, clock, &to_rotate, DEFAULT_ACTIVATE_IN).await?;
+        }
+        self.reload(store, clock).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::app::Services;
+    use crate::clock::ManualClock;
+    use crate::config::Config;
+    use crate::domain::Timestamp;
+    use crate::domain::application::SigningAlg;
+
+    use super::*;
+
+    fn kids(svc: &Services) -> Vec<String> {
+        svc.keys.jwks()["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_new_key_is_published_before_it_signs_and_the_old_one_outlives_its_tokens() {
+        let clock = ManualClock::new(Timestamp::from_unix_micros(1_800_000_000_000_000).unwrap());
+        let dir = std::env::temp_dir().join(format!("scaikey-rot-{}", crate::ids::random_base36(8)));
+        let config = Config { data_dir: dir.clone(), ..Config::default() };
+        let svc = Services::start(config, Arc::new(clock.clone())).await.unwrap();
+        let old = svc.keys.signer(SigningAlg::RS256).unwrap().kid.clone();
+
+        let created = svc.keys.rotate(&svc.store, &clock, &[SigningAlg::RS256], 900).await.unwrap();
+        let new = created[0].id.clone();
+        assert!(kids(&svc).contains(&new), "published at once");
+        assert_eq!(svc.keys.signer(SigningAlg::RS256).unwrap().kid, old, "but not signing yet");
+
+        clock.advance(899);
+        svc.keys.maintain(&svc.store, &clock, "me", DEFAULT_MAX_AGE).await.unwrap();
+        assert_eq!(svc.keys.signer(SigningAlg::RS256).unwrap().kid, old);
+
+        clock.advance(2);
+        svc.keys.maintain(&svc.store, &clock, "me", DEFAULT_MAX_AGE).await.unwrap();
+        assert_eq!(svc.keys.signer(SigningAlg::RS256).unwrap().kid, new, "signs once due");
+        assert!(kids(&svc).contains(&old), "the old key stays published");
+
+        clock.advance(RETIRED_KEY_GRACE + 1);
+        svc.keys.maintain(&svc.store, &clock, "me", DEFAULT_MAX_AGE).await.unwrap();
+        assert!(!kids(&svc).contains(&old), "dropped after its last token expired");
+        assert_eq!(svc.keys.signer(SigningAlg::ES256).unwrap().alg, SigningAlg::ES256, "other algorithms untouched");
+
+        // Keys older than the maximum age rotate by themselves.
+        clock.advance(DEFAULT_MAX_AGE);
+        svc.keys.maintain(&svc.store, &clock, "me", DEFAULT_MAX_AGE).await.unwrap();
+        assert_eq!(kids(&svc).len(), 6, "a next key per algorithm is published");
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
