@@ -21,10 +21,11 @@ CREATE TABLE sessions (
 ) STRICT;
 CREATE INDEX sessions_user_idx ON sessions (user_id);
 
+-- tenant_id is NULL on the platform issuer until the user names their tenant.
 CREATE TABLE login_requests (
     id           TEXT PRIMARY KEY,
-    tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-    partner_id   TEXT NOT NULL,
+    tenant_id    TEXT REFERENCES tenants(id) ON DELETE CASCADE,
+    partner_id   TEXT,
     app_id       TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
     params       TEXT NOT NULL,
     step         TEXT NOT NULL,

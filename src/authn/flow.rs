@@ -3,7 +3,7 @@
 //!
 //! | step       | form field | next |
 //! |------------|------------|------|
-//! | identifier | `username` | password (whether or not the user exists) |
+//! | identifier | `username` (and `tenant` on the platform issuer) | password (whether or not the user exists) |
 //! | password   | `password` | done: session, code, redirect to the client |
 //!
 //! Every POST must present the login request id also held in the
@@ -25,7 +25,7 @@ use crate::domain::user::{User, UserStatus};
 use crate::ids::new_id;
 use crate::oauth::Issuer;
 use crate::oauth::authorize::{self, Browser, Outcome, issuer_path};
-use crate::store::{Scope, StoreError, Tx};
+use crate::store::{StoreError, Tx};
 
 pub const WRONG_CREDENTIALS: &str = "The username or password is incorrect.";
 const EXPIRED: &str =
@@ -44,6 +44,9 @@ pub struct LoginPage {
     pub tenant_name: String,
     pub app_name: String,
     pub branding: Branding,
+    /// The platform issuer asks which tenant the user belongs to.
+    pub ask_tenant: bool,
+    pub tenant_slug: Option<String>,
 }
 
 #[derive(Debug)]
@@ -62,7 +65,8 @@ fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 struct Loaded {
     request: LoginRequest,
-    tenant: Tenant,
+    /// The issuer's tenant, or on the platform issuer the one the user named.
+    tenant: Option<Tenant>,
     app: Application,
 }
 
@@ -73,7 +77,6 @@ async fn load(
     browser: &Browser<'_>,
     now: Timestamp,
 ) -> Result<Option<Loaded>, StoreError> {
-    let Some(tenant) = issuer.tenant.clone() else { return Ok(None) };
     // The login request must be this browser's own (cookie set at authorize).
     if session::cookie(browser.cookies, session::LOGIN_COOKIE) != Some(request_id)
         || !crate::ids::has_prefix(request_id, "lrq")
@@ -85,9 +88,15 @@ async fn load(
         Err(StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(e),
     };
-    if request.expires_at <= now || request.tenant_id != tenant.id {
+    if request.expires_at <= now {
         return Ok(None);
     }
+    let tenant = match (&issuer.tenant, &request.tenant_id) {
+        (Some(t), Some(id)) if *id == t.id => Some(t.clone()),
+        (Some(_), _) => return Ok(None),
+        (None, Some(id)) => Some(tx.get::<Tenant>(id).await?),
+        (None, None) => None,
+    };
     let app: Application = match tx.get(&request.app_id).await {
         Ok(a) => a,
         Err(StoreError::NotFound) => return Ok(None),
@@ -115,16 +124,17 @@ async fn render(
             csrf_token: csrf,
             username: loaded.request.params.login_hint.clone(),
             error: error.map(str::to_owned),
-            tenant_name: loaded.tenant.branding.display_name.clone().unwrap_or_else(|| loaded.tenant.name.clone()),
+            tenant_name: match (&issuer.tenant, &loaded.tenant) {
+                (Some(t), _) => t.branding.display_name.clone().unwrap_or_else(|| t.name.clone()),
+                _ => "ScaiKey".into(),
+            },
             app_name: loaded.app.name.clone(),
-            branding: loaded.tenant.branding.clone(),
+            branding: issuer.tenant.as_ref().map(|t| t.branding.clone()).unwrap_or_default(),
+            ask_tenant: issuer.tenant.is_none(),
+            tenant_slug: loaded.tenant.as_ref().filter(|_| issuer.tenant.is_none()).map(|t| t.slug.clone()),
         }),
         status,
     })
-}
-
-fn scope_of(issuer: &Issuer) -> Scope {
-    issuer.tenant.as_ref().map(|t| Scope::Tenant(t.id.clone())).unwrap_or(Scope::Platform)
 }
 
 /// `GET /login?request=…`
@@ -135,7 +145,7 @@ pub async fn show(
     browser: &Browser<'_>,
 ) -> Result<FlowOutcome, StoreError> {
     let now = svc.clock.now();
-    let mut tx = svc.store.write(scope_of(issuer)).await?;
+    let mut tx = svc.store.write(issuer.scope()).await?;
     let Some(mut loaded) = load(&mut tx, issuer, request_id, browser, now).await? else {
         tx.commit().await?;
         return Ok(expired());
@@ -155,7 +165,7 @@ pub async fn submit(
 ) -> Result<FlowOutcome, StoreError> {
     let now = svc.clock.now();
     let request_id = param(form, "request").unwrap_or_default();
-    let mut tx = svc.store.write(scope_of(issuer)).await?;
+    let mut tx = svc.store.write(issuer.scope()).await?;
     let Some(mut loaded) = load(&mut tx, issuer, request_id, browser, now).await? else {
         tx.commit().await?;
         return Ok(expired());
@@ -193,10 +203,28 @@ async fn identifier_step(
     if username.is_empty() || username.chars().count() > 256 {
         return render(tx, issuer, loaded, Some("Enter your username."), 200).await;
     }
-    let user_id = match tx.user_by_name(&loaded.tenant.id, username).await {
-        Ok(u) => Some(u.id),
-        Err(StoreError::NotFound) => None,
-        Err(e) => return Err(e),
+    if issuer.tenant.is_none() {
+        // Platform issuer (GLOBAL apps): the user names their tenant. An
+        // unknown tenant continues like an unknown user, revealing nothing.
+        let slug = param(form, "tenant").map(str::trim).unwrap_or_default().to_lowercase();
+        if slug.is_empty() {
+            return render(tx, issuer, loaded, Some("Enter your organization."), 200).await;
+        }
+        loaded.tenant = match tx.tenant_by_slug(&slug).await {
+            Ok(t) => Some(t),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        loaded.request.tenant_id = loaded.tenant.as_ref().map(|t| t.id.clone());
+        loaded.request.partner_id = loaded.tenant.as_ref().map(|t| t.partner_id.clone());
+    }
+    let user_id = match &loaded.tenant {
+        Some(t) => match tx.user_by_name(&t.id, username).await {
+            Ok(u) => Some(u.id),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
     };
     loaded.request.user_id = user_id;
     loaded.request.params.login_hint = Some(username.to_owned());
@@ -225,7 +253,7 @@ async fn password_step(
     // Always the same argon2 work, whatever is wrong.
     let password_ok =
         !presented.is_empty() && presented.len() <= 1024 && password::verify(presented.clone(), stored.clone()).await;
-    let Some(user) = user else {
+    let (Some(user), Some(tenant)) = (user, loaded.tenant.clone()) else {
         return render(tx, issuer, loaded, Some(WRONG_CREDENTIALS), 200).await;
     };
     let (failures, locked_until) = tx.lockout_state(&user.id).await?;
@@ -233,7 +261,7 @@ async fn password_step(
         user.status == UserStatus::Active && !lockout::is_locked(locked_until, now) && user.password_hash.is_some();
     if !(password_ok && usable) {
         if !lockout::is_locked(locked_until, now) {
-            let (f, until) = lockout::after_failure(&loaded.tenant.settings.lockout, failures, now);
+            let (f, until) = lockout::after_failure(&tenant.settings.lockout, failures, now);
             tx.set_lockout_state(&user.id, f, until).await?;
             if until.is_some() {
                 tracing::warn!(target: "audit", action = "user.locked", user_id = %user.id, "account locked after failed logins");
@@ -259,7 +287,7 @@ async fn password_step(
         auth_time: now,
         amr: vec!["pwd".into()],
         created_at: now,
-        expires_at: now.plus_seconds(i64::from(loaded.tenant.settings.session_timeout)),
+        expires_at: now.plus_seconds(i64::from(tenant.settings.session_timeout)),
         ended_at: None,
     };
     tx.insert(&session).await?;
@@ -270,11 +298,11 @@ async fn password_step(
     let path = issuer_path(issuer);
     let cookies = vec![
         session::set_cookie(
-            &session::session_cookie_name(&user.tenant_id),
+            &session::session_cookie_name(issuer.realm()),
             &cookie_value,
             &path,
             secure,
-            Some(i64::from(loaded.tenant.settings.session_timeout)),
+            Some(i64::from(tenant.settings.session_timeout)),
         ),
         session::clear_cookie(session::LOGIN_COOKIE, &path, secure),
     ];

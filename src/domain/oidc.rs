@@ -68,8 +68,9 @@ impl TryFrom<String> for LoginStep {
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct LoginRequest {
     pub id: String,
-    pub tenant_id: String,
-    pub partner_id: String,
+    /// `None` on the platform issuer until the identifier step names a tenant.
+    pub tenant_id: Option<String>,
+    pub partner_id: Option<String>,
     pub app_id: String,
     #[sqlx(json)]
     pub params: AuthorizeParams,

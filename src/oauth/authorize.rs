@@ -105,9 +105,6 @@ async fn authorize_inner(
     query: &[(String, String)],
     browser: &Browser<'_>,
 ) -> Result<Outcome, StoreError> {
-    let Some(tenant) = issuer.tenant.clone() else {
-        return Ok(error_page("Sign-in on the platform issuer is not available yet; use your tenant's issuer."));
-    };
     let (Ok(client_id), Ok(redirect_uri)) = (single(query, "client_id"), single(query, "redirect_uri")) else {
         return Ok(error_page("The request repeats client_id or redirect_uri."));
     };
@@ -194,10 +191,9 @@ async fn authorize_inner(
     };
 
     let now = svc.clock.now();
-    let scope = Scope::Tenant(tenant.id.clone());
-    let mut tx = svc.store.write(scope).await?;
+    let mut tx = svc.store.write(issuer.scope()).await?;
     let wants_login = params.prompt.as_deref().is_some_and(|p| p.split_whitespace().any(|v| v == "login"));
-    if !wants_login && let Some(session) = current_session(&mut tx, browser, &tenant.id, now).await? {
+    if !wants_login && let Some(session) = current_session(&mut tx, browser, issuer.realm(), now).await? {
         let fresh = params.max_age.is_none_or(|m| now.unix_seconds() - session.auth_time.unix_seconds() <= m);
         if fresh {
             let outcome = complete(&mut tx, issuer, &app, &params, &session, now).await?;
@@ -211,8 +207,8 @@ async fn authorize_inner(
     }
     let request = LoginRequest {
         id: new_id("lrq", now),
-        tenant_id: tenant.id.clone(),
-        partner_id: tenant.partner_id.clone(),
+        tenant_id: issuer.tenant.as_ref().map(|t| t.id.clone()),
+        partner_id: issuer.tenant.as_ref().map(|t| t.partner_id.clone()),
         app_id: app.id.clone(),
         params,
         step: LoginStep::Identifier,
@@ -237,14 +233,14 @@ pub fn issuer_path(issuer: &Issuer) -> String {
     url::Url::parse(&issuer.url).map(|u| u.path().to_owned()).unwrap_or_else(|_| "/".into())
 }
 
-/// The live SSO session the browser presents for `tenant_id`, if any.
+/// The live SSO session the browser presents for an issuer's `realm`, if any.
 pub async fn current_session(
     tx: &mut Tx,
     browser: &Browser<'_>,
-    tenant_id: &str,
+    realm: &str,
     now: Timestamp,
 ) -> Result<Option<Session>, StoreError> {
-    let Some(value) = session::cookie(browser.cookies, &session::session_cookie_name(tenant_id)) else {
+    let Some(value) = session::cookie(browser.cookies, &session::session_cookie_name(realm)) else {
         return Ok(None);
     };
     match tx.live_session(&secret::hash(value), now).await {

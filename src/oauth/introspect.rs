@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 use crate::app::Services;
 use crate::authn::secret;
 use crate::domain::application::Application;
-use crate::store::Scope;
 
 use super::{Issuer, OAuthError, bearer};
 
@@ -24,8 +23,7 @@ pub async fn introspect(
         return Ok(inactive);
     }
     if token.starts_with("skr_") {
-        let Some(tenant) = &issuer.tenant else { return Ok(inactive) };
-        let mut tx = svc.store.read(Scope::Tenant(tenant.id.clone())).await?;
+        let mut tx = svc.store.read(issuer.scope()).await?;
         let row = tx.refresh_by_hash(&secret::hash(token)).await.ok();
         let app = match &row {
             Some(r) => tx.get::<Application>(&r.app_id).await.ok(),

@@ -32,6 +32,20 @@ impl Issuer {
         }
     }
 
+    /// The store scope of this issuer's sessions, codes and tokens: one
+    /// tenant, or the whole platform (GLOBAL apps sign in users of any tenant).
+    pub fn scope(&self) -> crate::store::Scope {
+        match &self.tenant {
+            Some(t) => crate::store::Scope::Tenant(t.id.clone()),
+            None => crate::store::Scope::Platform,
+        }
+    }
+
+    /// Names this issuer's cookies: the tenant id, or `platform`.
+    pub fn realm(&self) -> &str {
+        self.tenant.as_ref().map(|t| t.id.as_str()).unwrap_or("platform")
+    }
+
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{path}", self.url)
     }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::app::Services;
 use crate::authn::{secret, session};
-use crate::store::{Scope, StoreError};
+use crate::store::StoreError;
 
 use super::Issuer;
 use super::authorize::{Browser, issuer_path, served_app, with_query};
@@ -61,21 +61,21 @@ pub async fn logout(
         }
     }
     let mut set_cookies = Vec::new();
-    if let Some(tenant) = &issuer.tenant {
-        let name = session::session_cookie_name(&tenant.id);
-        if let Some(value) = session::cookie(browser.cookies, &name) {
-            let now = svc.clock.now();
-            let mut tx = svc.store.write(Scope::Tenant(tenant.id.clone())).await?;
-            match tx.live_session(&secret::hash(value), now).await {
-                Ok(s) => tx.end_session(&s.id, now).await?,
-                Err(StoreError::NotFound) => {}
-                Err(e) => return Err(e),
+    let name = session::session_cookie_name(issuer.realm());
+    if let Some(value) = session::cookie(browser.cookies, &name) {
+        let now = svc.clock.now();
+        let mut tx = svc.store.write(issuer.scope()).await?;
+        match tx.live_session(&secret::hash(value), now).await {
+            Ok(s) => {
+                tx.end_session(&s.id, now).await?;
+                tracing::info!(target: "audit", action = "logout", tenant_id = %s.tenant_id, "session ended");
             }
-            tx.commit().await?;
-            tracing::info!(target: "audit", action = "logout", tenant_id = %tenant.id, "session ended");
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e),
         }
-        set_cookies.push(session::clear_cookie(&name, &issuer_path(issuer), svc.base_url().starts_with("https://")));
+        tx.commit().await?;
     }
+    set_cookies.push(session::clear_cookie(&name, &issuer_path(issuer), svc.base_url().starts_with("https://")));
     Ok(match redirect {
         Some(uri) => {
             let location = match param(params, "state") {

@@ -15,8 +15,7 @@ use super::{Issuer, OAuthError, bearer};
 pub async fn revoke(svc: &Services, issuer: &Issuer, caller: &Application, token: &str) -> Result<(), OAuthError> {
     let now = svc.clock.now();
     if token.starts_with("skr_") {
-        let Some(tenant) = &issuer.tenant else { return Ok(()) };
-        let mut tx = svc.store.write(Scope::Tenant(tenant.id.clone())).await?;
+        let mut tx = svc.store.write(issuer.scope()).await?;
         match tx.refresh_by_hash(&secret::hash(token)).await {
             Ok(row) if row.app_id == caller.id => {
                 tx.revoke_family(&row.family_id, now, now.plus_seconds(86_400)).await?;

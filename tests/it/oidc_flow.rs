@@ -724,3 +724,96 @@ async fn assignments_and_cors(s: TestServer) {
     assert_eq!(r.headers()["access-control-allow-origin"], "https://wiki.test", "errors are readable by the app too");
 }
 both!(assignments_and_cors);
+
+async fn platform_issuer_signs_in_users_of_any_tenant(s: TestServer) {
+    let f = fixture(&s, "anyorg").await;
+    let portal = s
+        .create(
+            "/applications",
+            json!({"scope": "GLOBAL", "type": "WEB", "name": "Portal", "redirect_uris": ["https://portal.test/cb"],
+                   "allowed_scopes": ["openid", "email", "offline_access"]}),
+        )
+        .await;
+    let issuer = format!("{}/api/v1/platform", s.base);
+    let platform = Fixture {
+        issuer: issuer.clone(),
+        tenant: Value::Null,
+        user: f.user.clone(),
+        web: portal.clone(),
+        spa: Value::Null,
+    };
+    let (verifier, challenge) = pkce_pair();
+    let mut b = Browser::new();
+    let r = b.get(&authorize_url(&platform, &portal, Some(&challenge), &[])).await;
+    let page = b.get(r.location.as_deref().unwrap()).await;
+    assert!(page.body.contains("name=\"tenant\""), "the platform page asks for the organization");
+    let action = format!("{issuer}/login");
+    let req = hidden(&page.body, "request").unwrap();
+    let csrf = hidden(&page.body, "csrf_token").unwrap();
+    let page = b
+        .post(
+            &action,
+            &[("request", &req), ("csrf_token", &csrf), ("tenant", "anyorg"), ("username", "ada@anyorg.test")],
+        )
+        .await;
+    let csrf = hidden(&page.body, "csrf_token").unwrap();
+    let done = b.post(&action, &[("request", &req), ("csrf_token", &csrf), ("password", PASSWORD)]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let code = query_param(done.location.as_deref().unwrap(), "code").unwrap();
+    assert_eq!(query_param(done.location.as_deref().unwrap(), "iss").as_deref(), Some(issuer.as_str()));
+    let (status, t) = token(
+        &s,
+        &platform,
+        &portal,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "https://portal.test/cb"),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    let at = claims(t["access_token"].as_str().unwrap());
+    assert_eq!(at["iss"], issuer.as_str());
+    assert_eq!(at["tenant_id"], f.tenant["id"]);
+    let ui: Value = s
+        .http
+        .get(format!("{issuer}/oauth/userinfo"))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ui["sub"], f.user["id"]);
+    let (status, t2) = token(
+        &s,
+        &platform,
+        &portal,
+        &[("grant_type", "refresh_token"), ("refresh_token", t["refresh_token"].as_str().unwrap())],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{t2}");
+    // An unknown organization behaves like a wrong password.
+    let mut b = Browser::new();
+    let r = b.get(&authorize_url(&platform, &portal, Some(&challenge), &[])).await;
+    let page = b.get(r.location.as_deref().unwrap()).await;
+    let req = hidden(&page.body, "request").unwrap();
+    let csrf = hidden(&page.body, "csrf_token").unwrap();
+    let page = b
+        .post(
+            &action,
+            &[("request", &req), ("csrf_token", &csrf), ("tenant", "no-such-org"), ("username", "ada@anyorg.test")],
+        )
+        .await;
+    let csrf = hidden(&page.body, "csrf_token").unwrap();
+    let r = b.post(&action, &[("request", &req), ("csrf_token", &csrf), ("password", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("The username or password is incorrect."));
+    // A TENANT app is not served by the platform issuer.
+    let r = b.get(&authorize_url(&platform, &f.web, Some(&challenge), &[])).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+both!(platform_issuer_signs_in_users_of_any_tenant);

@@ -53,6 +53,8 @@ pub fn login(page: &LoginPage, status: u16) -> Response {
             error => page.error,
             tenant_name => page.tenant_name,
             app_name => page.app_name,
+            ask_tenant => page.ask_tenant,
+            tenant_slug => page.tenant_slug,
             primary_color => brand_color(&page.branding),
             logo_url => page.branding.logo_url,
             request_ref => request_id::current(),
@@ -94,6 +96,8 @@ mod tests {
             tenant_name: "Acme".into(),
             app_name: "Wiki".into(),
             branding: Branding { primary_color: Some("#112233".into()), ..Default::default() },
+            ask_tenant: false,
+            tenant_slug: None,
         };
         let r = login(&page, 200);
         assert_eq!(r.status(), StatusCode::OK);

@@ -11,7 +11,7 @@ use crate::oauth::OAuthError;
 use crate::oauth::pkce;
 use crate::oauth::tokens::{TokenResponse, UserTokenSpec, issue_user_tokens};
 use crate::oauth::user_claims::groups_and_roles;
-use crate::store::{Scope, StoreError};
+use crate::store::StoreError;
 
 use super::refresh_token::{new_refresh_token, wants_refresh};
 use super::{Grant, GrantFuture, GrantRequest};
@@ -41,9 +41,8 @@ impl Grant for AuthorizationCodeGrant {
 
     fn issue<'a>(&'a self, req: GrantRequest<'a>) -> GrantFuture<'a> {
         Box::pin(async move {
-            let Some(tenant) = req.issuer.tenant.as_ref() else { return Err(invalid_grant("unknown code")) };
             let code = req.param("code").ok_or_else(|| OAuthError::invalid_request("code is required"))?;
-            let mut tx = req.svc.store.write(Scope::Tenant(tenant.id.clone())).await?;
+            let mut tx = req.svc.store.write(req.issuer.scope()).await?;
             let row: AuthorizationCode = match tx.code_by_hash(&secret::hash(code)).await {
                 Ok(r) => r,
                 Err(StoreError::NotFound) => return Err(invalid_grant("the code is invalid")),

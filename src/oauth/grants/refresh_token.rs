@@ -12,7 +12,7 @@ use crate::domain::user::{User, UserStatus};
 use crate::ids::new_id;
 use crate::oauth::tokens::{TokenResponse, UserTokenSpec, issue_user_tokens};
 use crate::oauth::user_claims::groups_and_roles;
-use crate::store::{Scope, StoreError};
+use crate::store::StoreError;
 
 use super::authorization_code::invalid_grant;
 use super::{Grant, GrantFuture, GrantRequest};
@@ -83,11 +83,10 @@ impl Grant for RefreshTokenGrant {
 
     fn issue<'a>(&'a self, req: GrantRequest<'a>) -> GrantFuture<'a> {
         Box::pin(async move {
-            let Some(tenant) = req.issuer.tenant.as_ref() else { return Err(invalid_grant("unknown refresh token")) };
             let presented = req
                 .param("refresh_token")
                 .ok_or_else(|| crate::oauth::OAuthError::invalid_request("refresh_token is required"))?;
-            let mut tx = req.svc.store.write(Scope::Tenant(tenant.id.clone())).await?;
+            let mut tx = req.svc.store.write(req.issuer.scope()).await?;
             let row = match tx.refresh_by_hash(&secret::hash(presented)).await {
                 Ok(r) => r,
                 Err(StoreError::NotFound) => return Err(invalid_grant("the refresh token is invalid")),

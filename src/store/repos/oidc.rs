@@ -77,7 +77,7 @@ impl Entity for LoginRequest {
         ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
-        (Some(&self.partner_id), Some(&self.tenant_id))
+        (self.partner_id.as_deref(), self.tenant_id.as_deref())
     }
 }
 
