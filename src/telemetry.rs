@@ -1,4 +1,4 @@
-//! Structured JSON logs (tracing) and the Prometheus recorder. The recorder
+//! Structured JSON logs (tracing, on stderr so command output stays clean) and the Prometheus recorder. The recorder
 //! is process-global by the `metrics` crate's design, so it is installed once.
 
 use std::sync::OnceLock;
@@ -8,7 +8,12 @@ use tracing_subscriber::EnvFilter;
 
 pub fn init_logging(filter: &str) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().json().with_current_span(true).with_env_filter(filter).try_init();
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::stderr)
+        .with_current_span(true)
+        .with_env_filter(filter)
+        .try_init();
 }
 
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
