@@ -15,5 +15,6 @@ pub mod http;
 pub mod ids;
 pub mod keys;
 pub mod oauth;
+pub mod scim_server;
 pub mod store;
 pub mod telemetry;

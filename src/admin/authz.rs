@@ -21,6 +21,8 @@ use crate::store::Scope;
 pub enum ActorKind {
     User,
     Application,
+    /// A tenant's SCIM bearer token (provisioning clients).
+    ScimToken,
 }
 
 impl ActorKind {
@@ -28,6 +30,7 @@ impl ActorKind {
         match self {
             ActorKind::User => "user",
             ActorKind::Application => "application",
+            ActorKind::ScimToken => "scim_token",
         }
     }
 }

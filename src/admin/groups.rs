@@ -30,6 +30,7 @@ impl Resource for Group {
             ou_id: input.ou_id,
             created_at: ctx.now,
             updated_at: ctx.now,
+            external_id: input.external_id,
         };
         g.validate()?;
         if let Some(o) = &g.ou_id {
@@ -47,6 +48,9 @@ impl Resource for Group {
         }
         if let Some(o) = input.ou_id {
             g.ou_id = o;
+        }
+        if let Some(x) = input.external_id {
+            g.external_id = x;
         }
         g.updated_at = ctx.now;
         g.validate()?;
@@ -69,6 +73,14 @@ impl Resource for Group {
         };
         Some((kind, view.clone()))
     }
+}
+
+/// A membership change is a change of the group (its `lastModified` and ETag).
+async fn touch(tx: &mut Tx, group: &Group, ctx: &Ctx<'_>) -> Result<(), AdminError> {
+    let mut g = group.clone();
+    g.updated_at = ctx.now;
+    tx.update(&g).await?;
+    Ok(())
 }
 
 pub async fn list_members(ctx: &Ctx<'_>, group_id: &str, page: PageRequest) -> Result<Page<Member>, AdminError> {
@@ -98,6 +110,7 @@ pub async fn add_member(ctx: &Ctx<'_>, group_id: &str, input: NewMember) -> Resu
             _ => return Err(AdminError::field("user_id", "give exactly one of user_id and group_id")),
         };
         tx.add_member(&group, &member_id, ctx.now).await?;
+        touch(&mut tx, &group, ctx).await?;
         let data = json!({"group_id": group.id, "member_id": member_id, "type": kind});
         ctx.record(
             &mut tx,
@@ -121,6 +134,7 @@ pub async fn remove_member(ctx: &Ctx<'_>, group_id: &str, member_id: &str) -> Re
         let mut tx = ctx.svc.store.write(ctx.scope()).await?;
         let group: Group = tx.get_for_update(group_id).await?;
         tx.remove_member(&group, member_id).await?;
+        touch(&mut tx, &group, ctx).await?;
         let kind = if member_id.starts_with("grp_") { "group" } else { "user" };
         let data = json!({"group_id": group.id, "member_id": member_id, "type": kind});
         ctx.record(

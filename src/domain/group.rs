@@ -17,12 +17,15 @@ pub struct Group {
     pub ou_id: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The provisioning client's id for this group (SCIM `externalId`).
+    pub external_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGroup {
     pub tenant_id: String,
+    pub external_id: Option<String>,
     pub name: String,
     pub description: Option<String>,
     pub ou_id: Option<String>,
@@ -32,6 +35,9 @@ pub struct NewGroup {
 #[serde(deny_unknown_fields)]
 pub struct GroupPatch {
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub external_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,

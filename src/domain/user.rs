@@ -39,6 +39,17 @@ pub struct PhoneNumber {
     pub primary: bool,
 }
 
+/// One e-mail address of a user (SCIM `emails`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailAddress {
+    pub value: String,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub primary: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Address {
@@ -60,9 +71,14 @@ pub struct User {
     pub partner_id: String,
     /// userPrincipalName; unique per tenant, case-insensitively.
     pub user_name: String,
+    /// The provisioning client's id for this user (SCIM `externalId`).
+    pub external_id: Option<String>,
     pub sam_account_name: Option<String>,
+    /// The primary address; `emails` holds all of them.
     pub email: Option<String>,
     pub email_verified: bool,
+    #[sqlx(json)]
+    pub emails: Vec<EmailAddress>,
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub display_name: Option<String>,
@@ -135,11 +151,16 @@ pub struct UserAttributes {
     pub user_name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
+    pub external_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub sam_account_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
     pub email_verified: Option<bool>,
+    /// Every address; the primary one (or the first) becomes `email`.
+    pub emails: Option<Vec<EmailAddress>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub given_name: Option<Option<String>>,
@@ -199,7 +220,21 @@ impl User {
         if let Some(n) = &a.user_name {
             self.user_name = n.trim().to_owned();
         }
+        set(&mut self.external_id, &a.external_id);
         set(&mut self.sam_account_name, &a.sam_account_name);
+        if let Some(list) = &a.emails {
+            self.emails = list.clone();
+            self.email = list.iter().find(|e| e.primary).or(list.first()).map(|e| e.value.clone());
+        }
+        if let Some(Some(e)) = &a.email
+            && !self.emails.iter().any(|x| x.value.eq_ignore_ascii_case(e))
+        {
+            // A new primary address set through `email` joins the list as primary.
+            for x in &mut self.emails {
+                x.primary = false;
+            }
+            self.emails.insert(0, EmailAddress { value: e.clone(), kind: None, primary: true });
+        }
         set(&mut self.email, &a.email);
         if let Some(v) = a.email_verified {
             self.email_verified = v;
@@ -240,6 +275,12 @@ impl User {
         if let Some(e) = &self.email {
             p.email("email", e);
         }
+        for (i, e) in self.emails.iter().enumerate() {
+            p.email(&format!("emails[{i}].value"), &e.value);
+        }
+        p.check(self.emails.iter().filter(|e| e.primary).count() <= 1, "emails", "at most one address is primary");
+        p.check(self.emails.len() <= 50, "emails", "at most 50 addresses");
+        p.optional_text("external_id", self.external_id.as_deref(), 256);
         if let Some(s) = &self.sam_account_name {
             // AD's sAMAccountName: at most 20 characters, none of "/\[]:;|=,+*?<>@
             let bad = s.chars().any(|c| "\"/\\[]:;|=,+*?<>@".contains(c) || c.is_control());

@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod request_id;
+pub mod scim;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,6 +38,7 @@ pub fn router(svc: AppState) -> Router {
         .merge(ops::routes())
         .merge(oauth::routes())
         .merge(oidc::routes())
+        .merge(scim::routes())
         .nest("/api/v1/admin", admin::routes())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

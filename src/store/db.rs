@@ -90,6 +90,14 @@ pub trait Dialect: Send + Sync {
     fn for_update(&self) -> &'static str;
     /// Expression that extracts a text member of a JSON column.
     fn json_text(&self, column: &str, key: &str) -> String;
+    /// A FROM item over the elements of a JSON array column, aliased `e`.
+    fn array_elements(&self, column: &str) -> String;
+    /// Text of member `key` of the current element `e`.
+    fn element_text(&self, key: &str) -> String;
+    /// Whether member `key` of the current element `e` is JSON `true`.
+    fn element_true(&self, key: &str) -> String;
+    /// Whether a JSON array column has elements.
+    fn array_nonempty(&self, column: &str) -> String;
 }
 
 pub struct PgDialect;
@@ -99,6 +107,18 @@ impl Dialect for PgDialect {
     }
     fn json_text(&self, column: &str, key: &str) -> String {
         format!("({column} ->> '{key}')")
+    }
+    fn array_elements(&self, column: &str) -> String {
+        format!("jsonb_array_elements({column}) AS e(value)")
+    }
+    fn element_text(&self, key: &str) -> String {
+        format!("(e.value ->> '{key}')")
+    }
+    fn element_true(&self, key: &str) -> String {
+        format!("((e.value ->> '{key}') = 'true')")
+    }
+    fn array_nonempty(&self, column: &str) -> String {
+        format!("(jsonb_array_length({column}) > 0)")
     }
 }
 
@@ -111,6 +131,18 @@ impl Dialect for SqliteDialect {
     }
     fn json_text(&self, column: &str, key: &str) -> String {
         format!("json_extract({column}, '$.{key}')")
+    }
+    fn array_elements(&self, column: &str) -> String {
+        format!("json_each({column}) AS e")
+    }
+    fn element_text(&self, key: &str) -> String {
+        format!("json_extract(e.value, '$.{key}')")
+    }
+    fn element_true(&self, key: &str) -> String {
+        format!("(json_extract(e.value, '$.{key}') = 1)")
+    }
+    fn array_nonempty(&self, column: &str) -> String {
+        format!("(json_array_length({column}) > 0)")
     }
 }
 

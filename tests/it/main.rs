@@ -13,3 +13,4 @@ mod oauth_client_credentials;
 mod oidc_flow;
 mod oidc_rp;
 mod ops;
+mod scim;

@@ -45,9 +45,15 @@ pub fn user(t: &Tenant, name: &str) -> User {
         tenant_id: t.id.clone(),
         partner_id: t.partner_id.clone(),
         user_name: name.into(),
+        external_id: Some(format!("ext-{name}")),
         sam_account_name: Some("sam".into()),
         email: Some(format!("{name}@x.test")),
         email_verified: true,
+        emails: vec![crate::domain::user::EmailAddress {
+            value: format!("{name}@x.test"),
+            kind: Some("work".into()),
+            primary: true,
+        }],
         given_name: Some("Ada".into()),
         family_name: Some("Lovelace".into()),
         display_name: None,
@@ -89,6 +95,7 @@ pub fn group(t: &Tenant, name: &str) -> Group {
         ou_id: None,
         created_at: now(),
         updated_at: now(),
+        external_id: None,
     }
 }
 

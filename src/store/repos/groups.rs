@@ -11,8 +11,18 @@ use crate::store::{Entity, Page, PageRequest, ScopeCols, StoreError, Tx};
 impl Entity for Group {
     const TABLE: &'static str = "groups";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] =
-        &["id", "tenant_id", "partner_id", "name", "name_lower", "description", "ou_id", "created_at", "updated_at"];
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "tenant_id",
+        "partner_id",
+        "name",
+        "name_lower",
+        "description",
+        "ou_id",
+        "created_at",
+        "updated_at",
+        "external_id",
+    ];
     fn id(&self) -> &str {
         &self.id
     }
@@ -27,6 +37,7 @@ impl Entity for Group {
             (&self.ou_id).into(),
             self.created_at.into(),
             self.updated_at.into(),
+            (&self.external_id).into(),
         ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {

@@ -9,4 +9,5 @@ pub mod leases;
 pub mod misc;
 pub mod oidc;
 pub mod partners;
+pub mod scim;
 pub mod users;

@@ -38,6 +38,8 @@ impl Entity for User {
         "password_changed_at",
         "created_at",
         "updated_at",
+        "external_id",
+        "emails",
     ];
     fn id(&self) -> &str {
         &self.id
@@ -73,6 +75,8 @@ impl Entity for User {
             self.password_changed_at.into(),
             self.created_at.into(),
             self.updated_at.into(),
+            (&self.external_id).into(),
+            json(&self.emails),
         ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {

@@ -1,0 +1,412 @@
+//! SCIM routes: `{base}/scim/v2/tenants/{slug}/…`. Requests may be
+//! `application/scim+json`, `application/json` or `text/json`; answers are
+//! `application/scim+json`, errors in the RFC 7644 §3.12 schema.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use scaikey_scim::{CONTENT_TYPE, ScimError};
+use serde_json::{Map, Value};
+
+use crate::admin::Ctx;
+use crate::scim_server::auth::{self, ScimAuthError, ScimCaller};
+use crate::scim_server::filter_sql::ResourceKind;
+use crate::scim_server::service::{self, ListQuery, ScimCtx};
+use crate::scim_server::{bulk, discovery};
+
+use super::{AppState, request_id};
+
+const PREFIX: &str = "/scim/v2/tenants/{slug}";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(&format!("{PREFIX}/Users"), get(list_users).post(create_user))
+        .route(&format!("{PREFIX}/Users/.search"), post(search_users))
+        .route(&format!("{PREFIX}/Users/{{id}}"), get(get_user).put(put_user).patch(patch_user).delete(delete_user))
+        .route(&format!("{PREFIX}/Groups"), get(list_groups).post(create_group))
+        .route(&format!("{PREFIX}/Groups/.search"), post(search_groups))
+        .route(
+            &format!("{PREFIX}/Groups/{{id}}"),
+            get(get_group).put(put_group).patch(patch_group).delete(delete_group),
+        )
+        .route(&format!("{PREFIX}/Bulk"), post(bulk_h))
+        .route(&format!("{PREFIX}/ServiceProviderConfig"), get(spc))
+        .route(&format!("{PREFIX}/ResourceTypes"), get(resource_types))
+        .route(&format!("{PREFIX}/ResourceTypes/{{id}}"), get(resource_type))
+        .route(&format!("{PREFIX}/Schemas"), get(schemas))
+        .route(&format!("{PREFIX}/Schemas/{{id}}"), get(schema))
+}
+
+pub struct ScimResponse(Response);
+
+impl IntoResponse for ScimResponse {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value, etag: Option<&str>) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    if let Some(v) = etag.and_then(|e| HeaderValue::from_str(&scaikey_scim::etag::etag(e)).ok()) {
+        h.insert(header::ETAG, v);
+    }
+    r
+}
+
+fn error_response(e: ScimError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let body = serde_json::to_value(&e).unwrap_or(Value::Null);
+    let mut r = json_response(status, &body, None);
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    r
+}
+
+async fn caller(svc: &AppState, slug: &str, headers: &HeaderMap) -> Result<ScimCaller, Response> {
+    let authz = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    auth::authenticate(svc, slug, authz).await.map_err(|e| {
+        error_response(match e {
+            ScimAuthError::Unauthenticated | ScimAuthError::UnknownTenant => {
+                ScimError::new(401, "a valid bearer token for this tenant is required")
+            }
+            ScimAuthError::Forbidden => ScimError::new(403, "the token does not grant SCIM access to this tenant"),
+            ScimAuthError::Server => ScimError::new(500, "an internal error occurred"),
+        })
+    })
+}
+
+fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ScimError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match ct.as_deref() {
+        Some("application/scim+json" | "application/json" | "text/json") => {}
+        _ => return Err(ScimError::new(415, "send application/scim+json or application/json")),
+    }
+    serde_json::from_slice(body).map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
+}
+
+fn if_match(headers: &HeaderMap) -> Option<String> {
+    headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+macro_rules! with_ctx {
+    ($svc:expr, $slug:expr, $headers:expr, |$c:ident| $body:expr) => {{
+        let who = match caller(&$svc, &$slug, &$headers).await {
+            Ok(w) => w,
+            Err(r) => return r,
+        };
+        let rid = request_id::current();
+        let $c = ScimCtx {
+            admin: Ctx { svc: &$svc, principal: &who.principal, request_id: &rid, now: $svc.clock.now() },
+            tenant_id: who.tenant.id.clone(),
+            base: format!("{}/scim/v2/tenants/{}", $svc.base_url(), who.tenant.slug),
+        };
+        $body
+    }};
+}
+
+fn query_of(pairs: &[(String, String)]) -> Result<ListQuery, ScimError> {
+    ListQuery::from_pairs(&|k: &str| pairs.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone()))
+}
+
+fn search_query(body: &Value) -> Result<ListQuery, ScimError> {
+    let obj = body.as_object().cloned().unwrap_or_default();
+    ListQuery::from_pairs(&|k: &str| match obj.get(k) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::Array(a)) => Some(a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")),
+        _ => None,
+    })
+}
+
+fn one(r: Result<(Map<String, Value>, String), ScimError>, status: StatusCode, q: Option<&ListQuery>) -> Response {
+    match r {
+        Ok((m, version)) => {
+            let body = match q {
+                Some(q) if !q.attributes.is_empty() || !q.excluded.is_empty() => Value::Object(
+                    scaikey_scim::projection::project(&m, &q.attributes, &q.excluded, &["id", "schemas", "meta"]),
+                ),
+                _ => Value::Object(m),
+            };
+            json_response(status, &body, Some(&version))
+        }
+        Err(e) => error_response(e),
+    }
+}
+
+async fn list_of(
+    svc: AppState,
+    slug: String,
+    headers: HeaderMap,
+    kind: ResourceKind,
+    q: Result<ListQuery, ScimError>,
+) -> Response {
+    with_ctx!(svc, slug, headers, |c| {
+        match q {
+            Ok(q) => match service::list(&c, kind, &q).await {
+                Ok(v) => json_response(StatusCode::OK, &v, None),
+                Err(e) => error_response(e),
+            },
+            Err(e) => error_response(e),
+        }
+    })
+}
+
+async fn list_users(
+    State(svc): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    list_of(svc, slug, headers, ResourceKind::User, query_of(&q)).await
+}
+
+async fn list_groups(
+    State(svc): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    list_of(svc, slug, headers, ResourceKind::Group, query_of(&q)).await
+}
+
+async fn search_users(
+    State(svc): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let q = parse_body(&headers, &body).and_then(|b| search_query(&b));
+    list_of(svc, slug, headers, ResourceKind::User, q).await
+}
+
+async fn search_groups(
+    State(svc): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let q = parse_body(&headers, &body).and_then(|b| search_query(&b));
+    list_of(svc, slug, headers, ResourceKind::Group, q).await
+}
+
+async fn get_user(
+    State(svc): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    with_ctx!(svc, slug, headers, |c| {
+        match query_of(&q) {
+            Ok(q) => one(service::get_user(&c, &id).await, StatusCode::OK, Some(&q)),
+            Err(e) => error_response(e),
+        }
+    })
+}
+
+async fn get_group(
+    State(svc): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    with_ctx!(svc, slug, headers, |c| {
+        match query_of(&q) {
+            Ok(q) => one(service::get_group(&c, &id).await, StatusCode::OK, Some(&q)),
+            Err(e) => error_response(e),
+        }
+    })
+}
+
+async fn create_user(
+    State(svc): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_ctx!(svc, slug, headers, |c| {
+        match parse_body(&headers, &body) {
+            Ok(b) => one(service::create_user(&c, &b).await, StatusCode::CREATED, None),
+            Err(e) => error_response(e),
+        }
+    })
+}
+
+async fn create_group(
+    State(svc): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_ctx!(svc, slug, headers, |c| {
+        match parse_body(&headers, &body) {
+            Ok(b) => one(service::create_group(&c, &b).await, StatusCode::CREATED, None),
+            Err(e) => error_response(e),
+        }
+    })
+}
+
+async fn put_user(
+    State(svc): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_ctx!(svc, slug, headers, |c| {
+        match parse_body(&headers, &body) {
+            Ok(b) => one(service::replace_user(&c, &id, &b, if_match(&headers).as_deref()).await, StatusCode::OK, None),
+            Err(e) => error_response(e),
+        }
+    })
+}
+
+async fn put_group(
+    State(svc): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_ctx!(svc, slug, headers, |c| {
+        match parse_body(&headers, &body) {
+            Ok(b) => {
+                one(service::replace_group(&c, &id, &b, if_match(&headers).as_deref()).await, StatusCode::OK, None)
+            }
+            Err(e) => error_response(e),
+        }
+    })
+}
+
+async fn patch_user(
+    State(svc): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_ctx!(svc, slug, headers, |c| {
+        match parse_body(&headers, &body) {
+            Ok(b) => one(service::patch_user(&c, &id, &b, if_match(&headers).as_deref()).await, StatusCode::OK, None),
+            Err(e) => error_response(e),
+        }
+    })
+}
+
+/// Group PATCH answers 204 (RFC 7644 §3.5.2 allows it; Entra expects it),
+/// with the new version in `ETag`.
+async fn patch_group(
+    State(svc): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    with_ctx!(svc, slug, headers, |c| {
+        match parse_body(&headers, &body) {
+            Ok(b) => match service::patch_group(&c, &id, &b, if_match(&headers).as_deref()).await {
+                Ok((_, version)) => {
+                    let mut r = StatusCode::NO_CONTENT.into_response();
+                    if let Ok(v) = HeaderValue::from_str(&scaikey_scim::etag::etag(&version)) {
+                        r.headers_mut().insert(header::ETAG, v);
+                    }
+                    r
+                }
+                Err(e) => error_response(e),
+            },
+            Err(e) => error_response(e),
+        }
+    })
+}
+
+async fn delete_user(
+    State(svc): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    with_ctx!(svc, slug, headers, |c| {
+        match service::delete_user(&c, &id, if_match(&headers).as_deref()).await {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(e) => error_response(e),
+        }
+    })
+}
+
+async fn delete_group(
+    State(svc): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    with_ctx!(svc, slug, headers, |c| {
+        match service::delete_group(&c, &id, if_match(&headers).as_deref()).await {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(e) => error_response(e),
+        }
+    })
+}
+
+async fn bulk_h(State(svc): State<AppState>, Path(slug): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    with_ctx!(svc, slug, headers, |c| {
+        if body.len() > discovery::BULK_MAX_PAYLOAD {
+            return error_response(ScimError::new(413, "the bulk request is too large"));
+        }
+        match parse_body(&headers, &body) {
+            Ok(b) => match bulk::bulk(&c, &b).await {
+                Ok(v) => json_response(StatusCode::OK, &v, None),
+                Err(e) => error_response(e),
+            },
+            Err(e) => error_response(e),
+        }
+    })
+}
+
+async fn spc(State(svc): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
+    with_ctx!(svc, slug, headers, |c| json_response(StatusCode::OK, &discovery::service_provider_config(&c.base), None))
+}
+
+async fn resource_types(State(svc): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
+    with_ctx!(svc, slug, headers, |c| json_response(
+        StatusCode::OK,
+        &discovery::list(discovery::resource_types(&c.base)),
+        None
+    ))
+}
+
+async fn resource_type(
+    State(svc): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    with_ctx!(svc, slug, headers, |c| {
+        match discovery::resource_types(&c.base)
+            .into_iter()
+            .find(|r| r.get("id").and_then(Value::as_str) == Some(id.as_str()))
+        {
+            Some(r) => json_response(StatusCode::OK, &r, None),
+            None => error_response(ScimError::not_found("no such resource type")),
+        }
+    })
+}
+
+async fn schemas(State(svc): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
+    with_ctx!(svc, slug, headers, |c| json_response(
+        StatusCode::OK,
+        &discovery::list(discovery::schemas(&c.base)),
+        None
+    ))
+}
+
+async fn schema(State(svc): State<AppState>, Path((slug, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    with_ctx!(svc, slug, headers, |c| {
+        match discovery::schemas(&c.base).into_iter().find(|r| r.get("id").and_then(Value::as_str) == Some(id.as_str()))
+        {
+            Some(r) => json_response(StatusCode::OK, &r, None),
+            None => error_response(ScimError::not_found("no such schema")),
+        }
+    })
+}

@@ -1,0 +1,60 @@
+//! Queries behind SCIM lists: a compiled filter (see `scim_server::filter_sql`)
+//! plus the scope predicate, an allow-listed sort column, and offset paging
+//! (SCIM's `startIndex`/`count`), with the id as tie-breaker so pages are
+//! stable. `totalResults` is a `COUNT(*)` of the same condition.
+
+use crate::domain::group::Group;
+use crate::store::db::{Arg, Count, IdRow};
+use crate::store::{Entity, StoreError, Tx};
+
+impl Tx {
+    /// Rows of `E` in scope matching `condition` (SQL over `E::TABLE`, with
+    /// its values already in `args`).
+    pub async fn search<E: Entity>(
+        &mut self,
+        condition: Option<&str>,
+        mut args: Vec<Arg>,
+        sort_column: &'static str,
+        descending: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<E>, i64), StoreError> {
+        let scope = self.scope().predicate(E::SCOPE, &mut args);
+        let mut clause = scope;
+        if let Some(c) = condition {
+            clause.push_str(&format!(" AND ({c})"));
+        }
+        let count_sql = format!("SELECT COUNT(*) AS n FROM {} WHERE {clause}", E::TABLE);
+        let total = self.fetch_one::<Count>(&count_sql, args.clone()).await?.n;
+        if limit == 0 {
+            return Ok((Vec::new(), total));
+        }
+        let dir = if descending { "DESC" } else { "ASC" };
+        let table = E::TABLE;
+        let sql = format!(
+            "SELECT * FROM {table} WHERE {clause} ORDER BY {sort_column} {dir}, {table}.id {dir} LIMIT {limit} OFFSET {offset}"
+        );
+        Ok((self.fetch_all(&sql, args).await?, total))
+    }
+
+    /// Ids of the groups a user belongs to directly.
+    pub async fn direct_groups_of_user(&mut self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut args = vec![Arg::from(user_id)];
+        let scope = self.scope().predicate(Group::SCOPE, &mut args);
+        let sql =
+            format!("SELECT group_id AS id FROM group_members WHERE member_user_id = $1 AND {scope} ORDER BY group_id");
+        Ok(self.fetch_all::<IdRow>(&sql, args).await?.into_iter().map(|r| r.id).collect())
+    }
+
+    /// Groups by id, within the scope.
+    pub async fn groups_by_ids(&mut self, ids: &[String]) -> Result<Vec<Group>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args: Vec<Arg> = ids.iter().map(Arg::from).collect();
+        let list = crate::store::db::placeholders(1, ids.len());
+        let scope = self.scope().predicate(Group::SCOPE, &mut args);
+        let sql = format!("SELECT * FROM groups WHERE id IN ({list}) AND {scope} ORDER BY id");
+        self.fetch_all(&sql, args).await
+    }
+}
