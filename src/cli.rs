@@ -47,6 +47,10 @@ pub enum Command {
         /// Seconds to run each measurement.
         #[arg(long, default_value_t = 3)]
         seconds: u64,
+        /// Instead, seed a tenant with this many users and measure SCIM
+        /// filters, paging and creates (use DATABASE_URL for PostgreSQL).
+        #[arg(long)]
+        scim_users: Option<usize>,
     },
 }
 
@@ -98,7 +102,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
         }
-        Command::Bench { seconds } => crate::bench::run(config, seconds).await?,
+        Command::Bench { seconds, scim_users } => crate::bench::run(config, seconds, scim_users).await?,
     }
     Ok(())
 }

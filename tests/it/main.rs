@@ -14,3 +14,4 @@ mod oidc_flow;
 mod oidc_rp;
 mod ops;
 mod scim;
+mod scim_tester;

@@ -3,6 +3,8 @@
 //! signing) next to the raw signing rate of the same key, per algorithm.
 //! Runs against a throwaway SQLite database unless DATABASE_URL is set.
 
+pub mod scim;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,7 +37,11 @@ where
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-pub async fn run(mut config: Config, seconds: u64) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn run(
+    mut config: Config,
+    seconds: u64,
+    scim_users: Option<usize>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("scaikey-bench-{}", crate::ids::random_base36(8)));
     config.data_dir = dir.clone();
     let svc = Services::start(config, Arc::new(SystemClock)).await?;
@@ -48,6 +54,13 @@ pub async fn run(mut config: Config, seconds: u64) -> Result<(), Box<dyn std::er
     };
     let rid = "bench".to_owned();
     let ctx = Ctx { svc: &svc, principal: &principal, request_id: &rid, now: svc.clock.now() };
+    if let Some(n) = scim_users {
+        let tenant = bench_tenant(&ctx, "scim-bench").await?;
+        scim::run(&svc, &ctx, &tenant, n).await?;
+        drop(svc);
+        std::fs::remove_dir_all(dir).ok();
+        return Ok(());
+    }
     println!(
         "{:<8} {:>16} {:>18}   (1 task, {} s each, database {})",
         "alg",
@@ -104,6 +117,29 @@ pub async fn run(mut config: Config, seconds: u64) -> Result<(), Box<dyn std::er
     drop(svc);
     std::fs::remove_dir_all(dir).ok();
     Ok(())
+}
+
+/// A partner and tenant for a benchmark, read back as the stored row.
+async fn bench_tenant(ctx: &Ctx<'_>, slug: &str) -> Result<crate::domain::tenant::Tenant, Box<dyn std::error::Error>> {
+    use crate::domain::partner::{NewPartner, Partner, PartnerLimits};
+    use crate::domain::tenant::{NewTenant, Tenant};
+    let limits = PartnerLimits { max_users_per_tenant: 10_000_000, ..Default::default() };
+    let partner = admin::create::<Partner>(ctx, NewPartner { name: format!("{slug} partner"), limits }).await?;
+    let tenant = admin::create::<Tenant>(
+        ctx,
+        NewTenant {
+            partner_id: Some(data_str(&partner, "id")),
+            slug: slug.into(),
+            name: slug.into(),
+            settings: Default::default(),
+            branding: Default::default(),
+        },
+    )
+    .await?;
+    let mut tx = ctx.svc.store.read(Scope::Platform).await?;
+    let t: Tenant = tx.get(&data_str(&tenant, "id")).await?;
+    tx.commit().await?;
+    Ok(t)
 }
 
 fn data_str(v: &serde_json::Value, k: &str) -> String {
