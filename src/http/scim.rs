@@ -38,6 +38,21 @@ pub fn routes() -> Router<AppState> {
         .route(&format!("{PREFIX}/ResourceTypes/{{id}}"), get(resource_type))
         .route(&format!("{PREFIX}/Schemas"), get(schemas))
         .route(&format!("{PREFIX}/Schemas/{{id}}"), get(schema))
+        .route(&format!("{PREFIX}/.search"), post(root_search))
+        .route(&format!("{PREFIX}/{{*rest}}"), axum::routing::any(unknown_endpoint))
+}
+
+/// Searching across resource types at the root (RFC 7644 §3.4.3) is not
+/// offered: 501, as §3.12 prescribes for unsupported operations.
+async fn root_search() -> Response {
+    error_response(ScimError::new(
+        501,
+        "search across resource types is not supported; use /Users/.search or /Groups/.search",
+    ))
+}
+
+async fn unknown_endpoint() -> Response {
+    error_response(ScimError::not_found("no such SCIM endpoint"))
 }
 
 pub struct ScimResponse(Response);

@@ -80,7 +80,7 @@ pub async fn authenticate(
             Err(e) => return Err(e.into()),
         };
         let admin = Principal::for_application(&app, &[]).ok_or(ScimAuthError::Forbidden)?;
-        if !admin.authority.contains(Some(&tenant.partner_id), Some(&tenant.id)) && admin.authority != Scope::Platform {
+        if !admin.authority.contains(Some(&tenant.partner_id), Some(&tenant.id)) {
             return Err(ScimAuthError::Forbidden);
         }
         let can_write = scopes.contains(&"scim:write");

@@ -86,6 +86,13 @@ fn reference(name: &str, types: &[&str], mutability: &str) -> Value {
     a
 }
 
+fn canonical(mut a: Value, values: &[&str]) -> Value {
+    if let Some(o) = a.as_object_mut() {
+        o.insert("canonicalValues".into(), json!(values));
+    }
+    a
+}
+
 fn schema(id: &str, name: &str, attributes: Vec<Value>, base: &str) -> Value {
     json!({"schemas": [SCHEMA], "id": id, "name": name, "description": name, "attributes": attributes,
            "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{id}")}})
@@ -100,15 +107,17 @@ pub fn schemas(base: &str) -> Vec<Value> {
         user_name,
         with_subs(
             attr("name", "complex", false, false, "readWrite", "default", "none"),
-            vec![s("formatted"), s("familyName"), s("givenName")],
+            vec![s("familyName"), s("givenName")],
         ),
         s("displayName"),
         s("title"),
         s("userType"),
         s("preferredLanguage"),
-        s("locale"),
+        // A read-only mirror of preferredLanguage: ScaiKey keeps one locale.
+        attr("locale", "string", false, false, "readOnly", "default", "none"),
         s("timezone"),
-        attr("active", "boolean", false, false, "readWrite", "default", "none"),
+        // Required: an account is active or not, it cannot be unassigned.
+        attr("active", "boolean", false, true, "readWrite", "default", "none"),
         attr("password", "string", false, false, "writeOnly", "never", "none"),
         multi("emails", typed_value()),
         multi("phoneNumbers", typed_value()),
@@ -131,7 +140,7 @@ pub fn schemas(base: &str) -> Vec<Value> {
                 attr("value", "string", false, false, "readOnly", "default", "none"),
                 reference("$ref", &["Group"], "readOnly"),
                 attr("display", "string", false, false, "readOnly", "default", "none"),
-                attr("type", "string", false, false, "readOnly", "default", "none"),
+                canonical(attr("type", "string", false, false, "readOnly", "default", "none"), &["direct", "indirect"]),
             ],
         ),
     ];
@@ -150,7 +159,7 @@ pub fn schemas(base: &str) -> Vec<Value> {
     ];
     let ad = vec![
         s("sAMAccountName"),
-        attr("userPrincipalName", "string", false, false, "readOnly", "default", "none"),
+        attr("userPrincipalName", "string", false, false, "readOnly", "request", "none"),
         attr("objectGUID", "string", false, false, "readOnly", "default", "none"),
         attr("distinguishedName", "string", false, false, "readOnly", "default", "none"),
         s("organizationalUnit"),
@@ -162,7 +171,7 @@ pub fn schemas(base: &str) -> Vec<Value> {
             vec![
                 attr("value", "string", false, false, "immutable", "default", "none"),
                 reference("$ref", &["User", "Group"], "immutable"),
-                attr("type", "string", false, false, "immutable", "default", "none"),
+                canonical(attr("type", "string", false, false, "immutable", "default", "none"), &["User", "Group"]),
             ],
         ),
     ];

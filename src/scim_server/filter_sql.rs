@@ -76,10 +76,9 @@ fn user_target(schema: Option<&str>, attr: &str, sub: Option<&str>) -> Option<Ta
         ("displayname", None) if core => Target::Column("users.display_name", Kind::Text),
         ("name", Some("givenname")) if core => Target::Column("users.given_name", Kind::Text),
         ("name", Some("familyname")) if core => Target::Column("users.family_name", Kind::Text),
-        ("name", Some("formatted")) if core => Target::Column("users.display_name", Kind::Text),
         ("title", None) if core => Target::Column("users.title", Kind::Text),
         ("usertype", None) if core => Target::Column("users.employee_type", Kind::Text),
-        ("locale" | "preferredlanguage", None) if core => Target::Column("users.locale", Kind::Text),
+        ("preferredlanguage" | "locale", None) if core => Target::Column("users.locale", Kind::Text),
         ("timezone", None) if core => Target::Column("users.timezone", Kind::Text),
         ("active", None) if core => Target::Active,
         ("emails", None | Some("value")) if core => {

@@ -244,6 +244,14 @@ pub async fn patch_user(
 ) -> Result<(Map<String, Value>, String), ScimError> {
     require_write(c)?;
     let ops = patch::parse_patch(body)?;
+    // `active` is required: it can be replaced, never unassigned.
+    let removes_active = ops.iter().any(|o| {
+        o.op == patch::PatchOpKind::Remove
+            && o.path.as_ref().is_some_and(|p| p.attr.attr.eq_ignore_ascii_case("active"))
+    });
+    if removes_active {
+        return Err(ScimError::mutability("active is required and cannot be removed"));
+    }
     let (mut current, version) = get_user(c, id).await?;
     check_version(if_match, &version)?;
     patch::apply_patch(&mut current, &ops, READ_ONLY)?;

@@ -26,18 +26,13 @@ fn set(m: &mut Map<String, Value>, k: &str, v: &Option<String>) {
 
 pub fn render(u: &User, groups: &[GroupRef], base: &str) -> Map<String, Value> {
     let mut m = Map::new();
-    m.insert("schemas".into(), json!([USER, ENTERPRISE_USER, AD_USER]));
+    let mut schema_list = vec![USER];
     m.insert("id".into(), json!(u.id));
     set(&mut m, "externalId", &u.external_id);
     m.insert("userName".into(), json!(u.user_name));
     let mut name = Map::new();
     set(&mut name, "givenName", &u.given_name);
     set(&mut name, "familyName", &u.family_name);
-    let formatted = match (&u.given_name, &u.family_name) {
-        (Some(g), Some(f)) => Some(format!("{g} {f}")),
-        (g, f) => g.clone().or_else(|| f.clone()),
-    };
-    set(&mut name, "formatted", &formatted);
     if !name.is_empty() {
         m.insert("name".into(), Value::Object(name));
     }
@@ -92,12 +87,17 @@ pub fn render(u: &User, groups: &[GroupRef], base: &str) -> Map<String, Value> {
     }
     if !ent.is_empty() {
         m.insert(ENTERPRISE_USER.into(), Value::Object(ent));
+        schema_list.push(ENTERPRISE_USER);
     }
+    // userPrincipalName is userName; it is returned only on request (schema).
     let mut ad = Map::new();
     set(&mut ad, "sAMAccountName", &u.sam_account_name);
-    ad.insert("userPrincipalName".into(), json!(u.user_name));
     set(&mut ad, "organizationalUnit", &u.ou_id);
-    m.insert(AD_USER.into(), Value::Object(ad));
+    if !ad.is_empty() {
+        m.insert(AD_USER.into(), Value::Object(ad));
+        schema_list.push(AD_USER);
+    }
+    m.insert("schemas".into(), json!(schema_list));
     m.insert(
         "meta".into(),
         json!({"resourceType": "User", "created": u.created_at.rfc3339(), "lastModified": u.updated_at.rfc3339(),
@@ -219,7 +219,8 @@ pub fn parse(body: &Map<String, Value>) -> Result<UserAttributes, ScimError> {
         office: None,
         phone_numbers: Some(phones),
         addresses: Some(addresses),
-        locale: Some(text(body, "preferredLanguage")?.or(text(body, "locale")?)),
+        // `locale` is rendered as a read-only mirror of `preferredLanguage`.
+        locale: Some(text(body, "preferredLanguage")?),
         timezone: Some(text(body, "timezone")?),
         status: Some(status),
         ou_id: Some(ad_text("organizationalUnit")?),

@@ -22,6 +22,10 @@ async fn scim2_tester_reports_no_error() {
     let token = s.create("/scim-tokens", json!({"tenant_id": tenant["id"], "name": "scim2-tester"})).await;
     let token = token["token"].as_str().unwrap();
     let base = format!("{}/scim/v2/tenants/{slug}", s.base);
+    // The AD extension's organizationalUnit must name an OU of the tenant;
+    // check.py hands it to the tester as that attribute's only valid value.
+    let ou = s.create("/organizational-units", json!({"tenant_id": tenant["id"], "name": "Provisioned"})).await;
+    let ou_id = ou["id"].as_str().unwrap();
 
     let dir = Path::new(PEER_DIR);
     let probe = tokio::process::Command::new("python3")
@@ -36,7 +40,7 @@ async fn scim2_tester_reports_no_error() {
     );
 
     let mut cmd = tokio::process::Command::new("python3");
-    cmd.arg(dir.join("check.py")).arg(&base).arg(token).current_dir(dir).kill_on_drop(true);
+    cmd.arg(dir.join("check.py")).arg(&base).arg(token).arg(ou_id).current_dir(dir).kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(300), cmd.output())
         .await
         .expect("scim2-tester did not finish within 300 s")

@@ -89,8 +89,10 @@ async fn crud_user_round_trips_every_attribute(store: Store) {
         .await
         .unwrap();
     assert_eq!(filtered.items.len(), 1);
+    assert_eq!(tx.count_in_tenant("users", &a.id).await.unwrap(), 1);
     tx.delete::<User>(&u.id).await.unwrap();
     assert_eq!(tx.count::<User>(vec![]).await.unwrap(), 0);
+    assert_eq!(tx.count_in_tenant("users", &a.id).await.unwrap(), 0);
     tx.commit().await.unwrap();
 }
 
@@ -175,6 +177,12 @@ async fn crud_application(store: Store) {
     tx.update(&changed).await.unwrap();
     assert_eq!(tx.get::<Application>(&app.id).await.unwrap().redirect_uris.len(), 2);
     assert_eq!(tx.count_in_tenant("applications", &a.id).await.unwrap(), 1);
+    let mut other = super::fixtures::app(&a);
+    other.client_id = crate::ids::new_client_id();
+    tx.insert(&other).await.unwrap();
+    assert_eq!(tx.count_in_tenant("applications", &a.id).await.unwrap(), 2, "the trigger counts inserts");
+    tx.delete::<Application>(&other.id).await.unwrap();
+    assert_eq!(tx.count_in_tenant("applications", &a.id).await.unwrap(), 1, "and deletes");
     tx.delete::<Application>(&app.id).await.unwrap();
     tx.commit().await.unwrap();
 }

@@ -54,9 +54,16 @@ impl Tx {
         self.fetch_one(&sql, args).await
     }
 
-    /// Rows of `table` (tenant-owned) in one tenant, for partner limits.
+    /// Users, groups or applications of one tenant (`table`), from the
+    /// counters the database keeps by trigger (migration 0004).
     pub async fn count_in_tenant(&mut self, table: &'static str, tenant_id: &str) -> Result<i64, StoreError> {
-        let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE tenant_id = $1");
+        let column = match table {
+            "users" => "user_count",
+            "groups" => "group_count",
+            "applications" => "application_count",
+            _ => return Err(StoreError::NotFound),
+        };
+        let sql = format!("SELECT {column} AS n FROM tenants WHERE id = $1");
         Ok(self.fetch_one::<Count>(&sql, vec![tenant_id.into()]).await?.n)
     }
 

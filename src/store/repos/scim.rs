@@ -24,8 +24,17 @@ impl Tx {
         if let Some(c) = condition {
             clause.push_str(&format!(" AND ({c})"));
         }
-        let count_sql = format!("SELECT COUNT(*) AS n FROM {} WHERE {clause}", E::TABLE);
-        let total = self.fetch_one::<Count>(&count_sql, args.clone()).await?.n;
+        // An unfiltered list of one tenant's users or groups is counted by
+        // the tenant's counter; everything else by COUNT(*).
+        let total = match (condition, self.scope().clone()) {
+            (None, crate::store::Scope::Tenant(t)) if matches!(E::TABLE, "users" | "groups") => {
+                self.count_in_tenant(E::TABLE, &t).await?
+            }
+            _ => {
+                let count_sql = format!("SELECT COUNT(*) AS n FROM {} WHERE {clause}", E::TABLE);
+                self.fetch_one::<Count>(&count_sql, args.clone()).await?.n
+            }
+        };
         if limit == 0 {
             return Ok((Vec::new(), total));
         }

@@ -1,8 +1,9 @@
 """Run scim2-tester's compliance checks against a running SCIM server.
 
-Usage: python3 check.py BASE_URL BEARER_TOKEN
+Usage: python3 check.py BASE_URL BEARER_TOKEN [OU_ID]
 
 BASE_URL is the tenant's SCIM root, e.g. http://127.0.0.1:8080/scim/v2/tenants/acme.
+OU_ID is an organizational unit of that tenant (ou_...), see AD_EXTENSION below.
 Every check result is printed as one JSON line on stdout; the last line is a
 summary with the count per status. Exits 1 when any result is ERROR or
 CRITICAL (or when the checks could not run at all), 0 otherwise.
@@ -21,6 +22,7 @@ from collections import Counter
 try:
     import httpx2
     from scim2_client.engines.httpx2 import SyncSCIMClient
+    from scim2_models import ResourceType, Schema, ScimProvider, ServiceProviderConfig
     from scim2_tester import Status, check_server
 except ImportError as exc:  # pragma: no cover - reported to the Rust test
     print(
@@ -37,6 +39,38 @@ FAILING = {Status.ERROR, Status.CRITICAL}
 EXCLUDE_TAGS: set[str] = set()
 
 
+# The tester fills every writable string with a random UUID. ScaiKey's AD
+# extension validates two of them as the directory does: sAMAccountName is at
+# most 20 characters, and organizationalUnit is the id of an existing OU of
+# the tenant (400 invalidValue otherwise, as RFC 7644 §3.12 allows). The
+# tester has no option to skip single attributes, but it draws a value from an
+# attribute's canonicalValues when there are some, so the AD schema it works
+# from is given valid ones. Everything else is what the server publishes.
+AD_EXTENSION = "urn:scailabs:params:scim:schemas:extension:ad:2.0:User"
+SAM_ACCOUNT_NAMES = ["scimtester1", "scimtester2", "scimtester3"]
+
+
+def _published(client, model):
+    response = client.query(model)
+    return response.resources if hasattr(response, "resources") else response
+
+
+def _tester_provider(client, ou_id: str | None):
+    """The server's own description, with valid values for the AD extension."""
+    schemas = list(_published(client, Schema) or [])
+    resource_types = list(_published(client, ResourceType) or [])
+    config = _published(client, ServiceProviderConfig)
+    for schema in schemas:
+        if schema.id != AD_EXTENSION:
+            continue
+        for attribute in schema.attributes or []:
+            if attribute.name == "sAMAccountName":
+                attribute.canonical_values = SAM_ACCOUNT_NAMES
+            elif attribute.name == "organizationalUnit" and ou_id:
+                attribute.canonical_values = [ou_id]
+    return ScimProvider.from_discovery(schemas, resource_types, config)
+
+
 def _jsonable(value):
     try:
         json.dumps(value)
@@ -46,7 +80,7 @@ def _jsonable(value):
 
 
 def _trace_hooks(path: str):
-    out = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed at exit
+    out = open(path, "a", encoding="utf-8")  # closed when the process exits
 
     def on_response(response):
         response.read()
@@ -68,10 +102,11 @@ def _trace_hooks(path: str):
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
+    if len(argv) not in (3, 4):
         print(__doc__, file=sys.stderr)
         return 2
     base_url, token = argv[1].rstrip("/") + "/", argv[2]
+    ou_id = argv[3] if len(argv) == 4 else None
 
     http = httpx2.Client(
         base_url=base_url,
@@ -80,11 +115,17 @@ def main(argv: list[str]) -> int:
         trust_env=False,  # the server is on loopback: never through a proxy
         event_hooks=_trace_hooks(trace) if (trace := os.environ.get("SCIM_CHECK_TRACE")) else None,
     )
-    # No provider given: check_server queries ServiceProviderConfig,
-    # ResourceTypes and Schemas itself (reporting each as a check) and
-    # registers what they publish on the client, as SyncSCIMClient.discover does.
-    client = SyncSCIMClient(http)
     with http:
+        # check_server always checks ServiceProviderConfig, ResourceTypes and
+        # Schemas itself (each reported as a result); the resource checks then
+        # run on the provider given here, the server's published description
+        # (see AD_EXTENSION), or on what discovery found when that failed.
+        try:
+            provider = _tester_provider(SyncSCIMClient(http), ou_id)
+        except Exception as exc:  # reported by the discovery checks below
+            print(f"discovery for the tester's provider failed: {exc!r}", file=sys.stderr)
+            provider = None
+        client = SyncSCIMClient(http, provider=provider)
         results = check_server(
             client,
             raise_exceptions=False,
