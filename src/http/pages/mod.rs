@@ -11,7 +11,14 @@ use crate::domain::settings::Branding;
 
 use super::request_id;
 
-fn env() -> Environment<'static> {
+/// Templates are parsed once per process.
+static ENV: std::sync::LazyLock<Environment<'static>> = std::sync::LazyLock::new(build_env);
+
+fn env() -> &'static Environment<'static> {
+    &ENV
+}
+
+fn build_env() -> Environment<'static> {
     let mut env = Environment::new();
     // Templates are compiled into the binary; a failure here is a build bug
     // caught by the page tests, so it degrades to a plain-text error.
