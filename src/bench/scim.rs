@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::admin::Ctx;
+use crate::admin::authz::{ActorKind, Principal};
 use crate::app::Services;
 use crate::domain::tenant::Tenant;
 use crate::domain::user::{EmailAddress, User, UserStatus};
@@ -97,8 +98,17 @@ pub async fn run(
             eprintln!("seeded {done}/{users} users ({:.0} s)", start.elapsed().as_secs_f64());
         }
     }
+    svc.store.analyze().await?;
+    // What SCIM authentication yields for a tenant's SCIM token.
+    let principal = Principal {
+        kind: ActorKind::ScimToken,
+        id: "sct_bench".into(),
+        authority: Scope::Tenant(tenant.id.clone()),
+        can_read: true,
+        can_write: true,
+    };
     let c = ScimCtx {
-        admin: Ctx { svc, principal: ctx.principal, request_id: ctx.request_id, now },
+        admin: Ctx { svc, principal: &principal, request_id: ctx.request_id, now },
         tenant_id: tenant.id.clone(),
         base: "https://bench/scim".into(),
     };

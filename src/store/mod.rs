@@ -188,6 +188,16 @@ impl Store {
         Ok(Tx { conn, scope })
     }
 
+    /// Refreshes the planner's statistics, as a bulk import should end with:
+    /// until autovacuum catches up, fresh tables are planned as if empty.
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        match &self.pools {
+            Pools::Pg(p) => sqlx::query("ANALYZE").execute(p).await.map(|_| ()),
+            Pools::Lite(p) => sqlx::query("ANALYZE").execute(p).await.map(|_| ()),
+        }
+        .map_err(StoreError::from_sqlx)
+    }
+
     /// Whether the database answers (`/ready`).
     pub async fn ping(&self) -> bool {
         match &self.pools {
