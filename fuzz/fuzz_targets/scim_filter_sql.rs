@@ -9,7 +9,8 @@
 //! 2. Values are bound, never spliced: appending a marker to every string
 //!    value in the filter (except `true`/`false` and RFC 3339 date-times,
 //!    whose meaning picks the SQL shape) yields byte-identical SQL and the
-//!    same number of arguments; the marker never appears in the SQL.
+//!    same number of arguments; the marker never appears in the SQL and
+//!    each marked value is in exactly one bound argument.
 //! 3. Placeholders are `$1..$n` with `n` = number of bound args, every index
 //!    used; with `k` args already bound, they are `$k+1..$n` and the SQL is
 //!    the `k = 0` SQL renumbered.
@@ -96,18 +97,8 @@ const WORDS: &[&str] = &[
 /// Quoted literals: `'active'`, the `LIKE … ESCAPE '\'` character, the empty
 /// string of `<> ''`, Postgres `->> 'key'` / `= 'true'`, SQLite `'$.key'`.
 /// JSON keys are the `key:` entries of filter_sql.rs's array targets.
-const QUOTED: &[&str] = &[
-    "'active'",
-    "'\\'",
-    "''",
-    "'true'",
-    "'value'",
-    "'type'",
-    "'primary'",
-    "'$.value'",
-    "'$.type'",
-    "'$.primary'",
-];
+const QUOTED: &[&str] =
+    &["'active'", "'\\'", "''", "'true'", "'value'", "'type'", "'primary'", "'$.value'", "'$.type'", "'$.primary'"];
 
 /// `SELECT 1`, `1=1`, SQLite's `= 1`.
 const NUMBERS: &[&str] = &["1"];
@@ -148,25 +139,23 @@ enum Tok {
     Other,
 }
 
-/// Tokenizes `sql` with the allow-list; panics on anything else.
-fn tokens(sql: &str, filter: &str) -> Vec<Tok> {
+/// Tokenizes `sql` with the allow-list; `Err` names the first untrusted text.
+fn tokens(sql: &str) -> Result<Vec<Tok>, String> {
     let words = allowed_words();
     let b = sql.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    let fail = |at: usize, what: &str| -> ! {
-        panic!("untrusted SQL text ({what}) at byte {at}: {:?}\nSQL: {sql}\nfilter: {filter:?}", &sql[at..]);
-    };
+    let fail = |at: usize, what: &str| Err(format!("untrusted SQL text ({what}) at byte {at}: {:?}", &sql[at..]));
     while i < b.len() {
         let c = b[i];
         let start = i;
         match c {
             b' ' | b'(' | b')' | b',' => i += 1,
             b'\'' => {
-                let Some(len) = sql[i + 1..].find('\'') else { fail(start, "unterminated quote") };
+                let Some(len) = sql[i + 1..].find('\'') else { return fail(start, "unterminated quote") };
                 i += len + 2;
                 if !QUOTED.contains(&&sql[start..i]) {
-                    fail(start, "quoted literal");
+                    return fail(start, "quoted literal");
                 }
                 out.push(Tok::Other);
             }
@@ -176,18 +165,17 @@ fn tokens(sql: &str, filter: &str) -> Vec<Tok> {
                     i += 1;
                 }
                 let digits = &sql[start + 1..i];
-                let Ok(n) = digits.parse::<usize>() else { fail(start, "placeholder") };
-                if n == 0 || digits.starts_with('0') {
-                    fail(start, "placeholder");
+                match digits.parse::<usize>() {
+                    Ok(n) if n > 0 && !digits.starts_with('0') => out.push(Tok::Placeholder { start, end: i, n }),
+                    _ => return fail(start, "placeholder"),
                 }
-                out.push(Tok::Placeholder { start, end: i, n });
             }
             b'0'..=b'9' => {
                 while i < b.len() && b[i].is_ascii_digit() {
                     i += 1;
                 }
                 if !NUMBERS.contains(&&sql[start..i]) {
-                    fail(start, "number");
+                    return fail(start, "number");
                 }
                 out.push(Tok::Other);
             }
@@ -196,7 +184,7 @@ fn tokens(sql: &str, filter: &str) -> Vec<Tok> {
                     i += 1;
                 }
                 if !OPERATORS.contains(&&sql[start..i]) {
-                    fail(start, "operator");
+                    return fail(start, "operator");
                 }
                 out.push(Tok::Other);
             }
@@ -205,21 +193,57 @@ fn tokens(sql: &str, filter: &str) -> Vec<Tok> {
                     i += 1;
                 }
                 if !words.contains(&sql[start..i]) {
-                    fail(start, "identifier");
+                    return fail(start, "identifier");
                 }
                 out.push(Tok::Other);
             }
-            _ => fail(start, "character"),
+            _ => return fail(start, "character"),
         }
-        // Tokens are separated: `users.idx` or `$1a` must not pass as two.
-        if let (Some(prev), Some(&next)) = (b.get(i.wrapping_sub(1)), b.get(i)) {
-            let word = |x: u8| x.is_ascii_alphanumeric() || x == b'_' || x == b'$';
-            if word(*prev) && word(next) && !matches!(c, b'\'') {
-                fail(start, "run-on token");
-            }
+        // Tokens are separated: `$1a` or `1e` must not pass as two tokens.
+        let word = |x: u8| x.is_ascii_alphanumeric() || x == b'_' || x == b'$';
+        if i > 0 && i < b.len() && word(b[i - 1]) && word(b[i]) {
+            return fail(start, "run-on token");
         }
     }
-    out
+    Ok(out)
+}
+
+/// The checker itself: it must reject spliced text and accept real output.
+fn self_test() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        for bad in [
+            "users.user_name_lower = 'x'",
+            "users.user_name_lower = x",
+            "users.user_name_lower = $1 --",
+            "users.user_name_lower = $1; DROP TABLE users",
+            "users.status = 'active' OR 'a'='a'",
+            "users.id = $0",
+            "users.id = $01",
+            "users.id = $1x",
+            "users.id = $",
+            "users.id = 2",
+            "users.idx = $1",
+            "users.id = \"x\"",
+            "users.id = $1\n",
+            "lower(users.display_name) LIKE $1 ESCAPE '%'",
+            "json_extract(e.value, '$.password') = $1",
+            "users.id = 'unterminated",
+        ] {
+            assert!(tokens(bad).is_err(), "the SQL checker accepts {bad:?}");
+        }
+        for good in [
+            "(users.status = 'active' AND EXISTS (SELECT 1 FROM json_each(users.emails) AS e WHERE \
+             ((json_extract(e.value, '$.primary') = 1) AND lower(json_extract(e.value, '$.value')) LIKE $1 ESCAPE '\\')))",
+            "EXISTS (SELECT 1 FROM jsonb_array_elements(users.emails) AS e(value) WHERE \
+             (((e.value ->> 'primary') = 'true') AND lower((e.value ->> 'value')) <> $12))",
+            "((users.title IS NOT NULL AND users.title <> '') OR 1=1)",
+        ] {
+            if let Err(e) = tokens(good) {
+                panic!("the SQL checker rejects real compiler output: {e}");
+            }
+        }
+    });
 }
 
 /// Checks the placeholders of `sql` are exactly `$first..=$args` (all used).
@@ -232,7 +256,10 @@ fn check_placeholders(sql: &str, toks: &[Tok], first: usize, args: usize, filter
         })
         .collect();
     let want: BTreeSet<usize> = (first..=args).collect();
-    assert_eq!(used, want, "placeholders vs {args} bound args (first new one ${first})\nSQL: {sql}\nfilter: {filter:?}");
+    assert_eq!(
+        used, want,
+        "placeholders vs {args} bound args (first new one ${first})\nSQL: {sql}\nfilter: {filter:?}"
+    );
 }
 
 /// `sql` with every placeholder `$n` renumbered to `$n+k`.
@@ -271,7 +298,19 @@ fn marked(f: &Filter) -> Filter {
         Filter::And(a, b) => Filter::And(Box::new(marked(a)), Box::new(marked(b))),
         Filter::Or(a, b) => Filter::Or(Box::new(marked(a)), Box::new(marked(b))),
         Filter::Not(a) => Filter::Not(Box::new(marked(a))),
-        Filter::ValuePath { path, filter } => Filter::ValuePath { path: path.clone(), filter: Box::new(marked(filter)) },
+        Filter::ValuePath { path, filter } => {
+            Filter::ValuePath { path: path.clone(), filter: Box::new(marked(filter)) }
+        }
+    }
+}
+
+/// How many string values `marked` marks.
+fn data_values(f: &Filter) -> usize {
+    match f {
+        Filter::Compare { value: Value::String(s), .. } if !meaningful(s) => 1,
+        Filter::Compare { .. } | Filter::Present(_) => 0,
+        Filter::And(a, b) | Filter::Or(a, b) => data_values(a) + data_values(b),
+        Filter::Not(a) | Filter::ValuePath { filter: a, .. } => data_values(a),
     }
 }
 
@@ -287,7 +326,7 @@ fn run(f: &Filter, kind: ResourceKind, dialect: &dyn Dialect, input: &str) -> bo
             return false;
         }
     };
-    let toks = tokens(&sql, input);
+    let toks = tokens(&sql).unwrap_or_else(|e| panic!("{e}\nSQL: {sql}\nfilter: {input:?}"));
     check_placeholders(&sql, &toks, 1, args.len(), input);
 
     // Values never reach the SQL text.
@@ -298,6 +337,8 @@ fn run(f: &Filter, kind: ResourceKind, dialect: &dyn Dialect, input: &str) -> bo
             assert_eq!(msql, sql, "a string value changed the SQL text\nfilter: {input:?}");
             assert_eq!(margs.len(), args.len(), "a string value changed the number of bound args\nfilter: {input:?}");
             assert!(!msql.contains(MARK));
+            let bound = margs.iter().filter(|a| matches!(a, Arg::Text(Some(v)) if v.contains(MARK))).count();
+            assert_eq!(bound, data_values(f), "not every string value is bound exactly once\nfilter: {input:?}");
         }
         Err(e) => panic!("marking string values made the filter invalid: {e:?}\nfilter: {input:?}"),
     }
@@ -308,19 +349,28 @@ fn run(f: &Filter, kind: ResourceKind, dialect: &dyn Dialect, input: &str) -> bo
         Ok(s) => s,
         Err(e) => panic!("compile failed only with pre-bound args: {e:?}\nfilter: {input:?}"),
     };
-    let ptoks = tokens(&psql, input);
+    let ptoks = tokens(&psql).unwrap_or_else(|e| panic!("{e}\nSQL: {psql}\nfilter: {input:?}"));
     check_placeholders(&psql, &ptoks, 3, pre.len(), input);
     assert_eq!(psql, shift(&sql, &toks, 2), "pre-bound args changed more than the numbering\nfilter: {input:?}");
     true
 }
 
+/// `SCAIKEY_FUZZ_SKIP_ROUND_TRIP=1` turns check 5 off, to keep fuzzing the
+/// SQL checks past a known round-trip bug (see fuzz/README.md).
+fn skip_round_trip() -> bool {
+    static SKIP: OnceLock<bool> = OnceLock::new();
+    *SKIP.get_or_init(|| std::env::var_os("SCAIKEY_FUZZ_SKIP_ROUND_TRIP").is_some_and(|v| v == "1"))
+}
+
 fuzz_target!(|data: &[u8]| {
-    let _ = allowed_words();
+    self_test();
     let Ok(s) = std::str::from_utf8(data) else { return };
     let Ok(f) = parse_filter(s) else { return };
 
-    let printed = f.to_string();
-    assert_eq!(parse_filter(&printed).as_ref(), Ok(&f), "Display round trip\nfilter: {s:?}\nprinted: {printed:?}");
+    if !skip_round_trip() {
+        let printed = f.to_string();
+        assert_eq!(parse_filter(&printed).as_ref(), Ok(&f), "Display round trip\nfilter: {s:?}\nprinted: {printed:?}");
+    }
 
     for kind in [ResourceKind::User, ResourceKind::Group] {
         let pg = run(&f, kind, &PgDialect, s);

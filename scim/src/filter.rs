@@ -458,6 +458,13 @@ impl fmt::Display for Filter {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn long_number_literals_round_trip() {
+        // Found by fuzzing: needs serde_json's correctly rounded float parser.
+        let f = super::parse_filter("value ew 3333333333333333333333333333333333334333333333").unwrap();
+        assert_eq!(super::parse_filter(&f.to_string()).unwrap(), f);
+    }
+
     use super::*;
     use crate::ScimType;
     use serde_json::json;

@@ -253,7 +253,12 @@ impl Compiler<'_> {
             Target::Column(col, Kind::Time) => format!("{col} IS NOT NULL"),
             Target::Column(col, _) => format!("({col} IS NOT NULL AND {col} <> '')"),
             Target::Active => "1=1".into(),
-            Target::Array { column, .. } => self.dialect.array_nonempty(column),
+            Target::Array { column, key, .. } => {
+                // Some element has the (sub-)attribute: `emails pr`, `emails.primary pr`.
+                let from = self.dialect.array_elements(column);
+                let e = self.dialect.element_text(key);
+                format!("EXISTS (SELECT 1 FROM {from} WHERE {e} IS NOT NULL)")
+            }
             Target::Members => "EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = groups.id)".into(),
             Target::UserGroups => "EXISTS (SELECT 1 FROM group_members gm WHERE gm.member_user_id = users.id)".into(),
         })

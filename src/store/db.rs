@@ -96,8 +96,6 @@ pub trait Dialect: Send + Sync {
     fn element_text(&self, key: &str) -> String;
     /// Whether member `key` of the current element `e` is JSON `true`.
     fn element_true(&self, key: &str) -> String;
-    /// Whether a JSON array column has elements.
-    fn array_nonempty(&self, column: &str) -> String;
 }
 
 pub struct PgDialect;
@@ -116,9 +114,6 @@ impl Dialect for PgDialect {
     }
     fn element_true(&self, key: &str) -> String {
         format!("((e.value ->> '{key}') = 'true')")
-    }
-    fn array_nonempty(&self, column: &str) -> String {
-        format!("(jsonb_array_length({column}) > 0)")
     }
 }
 
@@ -140,9 +135,6 @@ impl Dialect for SqliteDialect {
     }
     fn element_true(&self, key: &str) -> String {
         format!("(json_extract(e.value, '$.{key}') = 1)")
-    }
-    fn array_nonempty(&self, column: &str) -> String {
-        format!("(json_array_length({column}) > 0)")
     }
 }
 
