@@ -100,8 +100,8 @@ const WORDS: &[&str] = &[
 const QUOTED: &[&str] =
     &["'active'", "'\\'", "''", "'true'", "'value'", "'type'", "'primary'", "'$.value'", "'$.type'", "'$.primary'"];
 
-/// `SELECT 1`, `1=1`, SQLite's `= 1`.
-const NUMBERS: &[&str] = &["1"];
+/// `SELECT 1`, `1=1`, SQLite's `= 1`, the dialects' `array_length(…) > 0`.
+const NUMBERS: &[&str] = &["1", "0"];
 
 const OPERATORS: &[&str] = &["=", "<>", ">", ">=", "<", "<=", "->>"];
 
@@ -223,6 +223,8 @@ fn self_test() {
             "users.id = $1x",
             "users.id = $",
             "users.id = 2",
+            "users.id = 10",
+            "users.id = 01",
             "users.idx = $1",
             "users.id = \"x\"",
             "users.id = $1\n",
@@ -238,6 +240,7 @@ fn self_test() {
             "EXISTS (SELECT 1 FROM jsonb_array_elements(users.emails) AS e(value) WHERE \
              (((e.value ->> 'primary') = 'true') AND lower((e.value ->> 'value')) <> $12))",
             "((users.title IS NOT NULL AND users.title <> '') OR 1=1)",
+            "((jsonb_array_length(users.emails) > 0) AND (NOT (json_array_length(users.phone_numbers) > 0)))",
         ] {
             if let Err(e) = tokens(good) {
                 panic!("the SQL checker rejects real compiler output: {e}");
