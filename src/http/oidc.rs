@@ -200,10 +200,13 @@ pub async fn userinfo_h(State(svc): State<AppState>, ResolvedIssuer(issuer): Res
         Ok(t) => t,
         Err(e) => return bearer_error(&issuer, e),
     };
-    let checked = bearer::check(&svc, &issuer, &token).await;
-    let client_id = checked.as_ref().ok().and_then(|c| c.get("client_id")).and_then(|v| v.as_str()).map(str::to_owned);
-    let mut r = match userinfo::userinfo(&svc, &issuer, &token).await {
-        Ok(claims) => Json(claims).into_response(),
+    let claims = match bearer::check(&svc, &issuer, &token).await {
+        Ok(c) => c,
+        Err(e) => return bearer_error(&issuer, e),
+    };
+    let client_id = claims.get("client_id").and_then(|v| v.as_str()).map(str::to_owned);
+    let mut r = match userinfo::userinfo(&svc, &claims).await {
+        Ok(out) => Json(out).into_response(),
         Err(e) => bearer_error(&issuer, e),
     };
     if let Some(cid) = client_id {

@@ -7,12 +7,12 @@ use crate::app::Services;
 use crate::domain::user::{User, UserStatus};
 use crate::store::{Scope, StoreError};
 
-use super::Issuer;
-use super::bearer::{self, BearerError};
+use super::bearer::BearerError;
 use super::user_claims::{groups_and_roles, standard_claims};
 
-pub async fn userinfo(svc: &Services, issuer: &Issuer, token: &str) -> Result<Value, BearerError> {
-    let claims = bearer::check(svc, issuer, token).await?;
+/// The claims for the user of an access token already verified by
+/// `bearer::check` (the caller needs its `client_id` for CORS too).
+pub async fn userinfo(svc: &Services, claims: &Value) -> Result<Value, BearerError> {
     let scopes: Vec<String> =
         claims.get("scope").and_then(Value::as_str).unwrap_or_default().split_whitespace().map(str::to_owned).collect();
     if !scopes.iter().any(|s| s == "openid") {
