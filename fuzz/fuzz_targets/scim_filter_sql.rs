@@ -370,8 +370,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else { return };
     let Ok(f) = parse_filter(s) else { return };
 
-    if !skip_round_trip() {
-        let printed = f.to_string();
+    let printed = f.to_string();
+    // The printed form adds parentheses; past the input length limit it is
+    // refused by design, so the round trip only holds within the limit.
+    if !skip_round_trip() && printed.len() <= scaikey_scim::filter::MAX_FILTER_LEN {
         assert_eq!(parse_filter(&printed).as_ref(), Ok(&f), "Display round trip\nfilter: {s:?}\nprinted: {printed:?}");
     }
 
