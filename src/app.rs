@@ -19,10 +19,14 @@ pub struct Services {
     pub instance_id: String,
     /// Password attempts per client address.
     pub login_limiter: crate::authn::ratelimit::LoginLimiter,
+    /// Parsed `trusted_proxies`.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("{0}")]
+    Config(String),
     #[error("database: {0}")]
     Store(#[from] StoreError),
     #[error("master key: {0}")]
@@ -48,7 +52,8 @@ impl Services {
         let instance_id = crate::ids::random_base36(16);
         keys.ensure_keys(&store, clock.as_ref(), &instance_id).await?;
         let login_limiter = crate::authn::ratelimit::LoginLimiter::new(30);
-        Ok(Arc::new(Services { config, store, keys, clock, instance_id, login_limiter }))
+        let trusted_proxies = config.proxies().map_err(|e| StartError::Config(e.to_string()))?;
+        Ok(Arc::new(Services { config, store, keys, clock, instance_id, login_limiter, trusted_proxies }))
     }
 
     pub fn base_url(&self) -> String {

@@ -142,6 +142,8 @@ pub async fn run(svc: &Services, password: Option<String>) -> Result<BootstrapOu
                 sync_webhook_url: None,
                 assigned_users: vec![],
                 assigned_groups: vec![],
+                first_party: true,
+                accept_audience_from: vec![],
             };
             let v = admin::create::<Application>(&ctx, input).await?;
             (str_field(&v, "client_id")?, str_field(&v, "client_secret")?)

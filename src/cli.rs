@@ -62,7 +62,8 @@ pub enum KeysCommand {
         /// Only this algorithm (RS256, ES256 or EdDSA).
         #[arg(long)]
         alg: Option<String>,
-        /// Seconds between publishing the key and signing with it.
+        /// Seconds between publishing the key and signing with it (at least
+        /// 60, the interval at which every replica reloads keys).
         #[arg(long, default_value_t = crate::keys::rotation::DEFAULT_ACTIVATE_IN)]
         activate_in: i64,
     },
@@ -141,7 +142,8 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
 /// Every minute: promote and rotate signing keys, reload them (other
 /// replicas may have rotated), and purge expired sessions, codes and tokens.
 async fn maintenance(svc: Arc<Services>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    let every = crate::keys::rotation::RELOAD_INTERVAL.unsigned_abs();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
     loop {
         tick.tick().await;
         let clock = svc.clock.as_ref();

@@ -28,6 +28,12 @@ pub struct Config {
     pub log: String,
     /// Allow webhook URLs on loopback and private ranges (tests, labs).
     pub webhooks_allow_private: bool,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` names the client; default none.
+    /// A list in TOML, comma-separated in `SCAIKEY_TRUSTED_PROXIES`.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
+    /// Seconds of clock skew allowed on `exp`/`nbf` of tokens we verify (0–5).
+    pub token_leeway_seconds: u32,
 }
 
 impl Default for Config {
@@ -41,9 +47,27 @@ impl Default for Config {
             bootstrap_admin_password: None,
             log: "info".into(),
             webhooks_allow_private: false,
+            trusted_proxies: Vec::new(),
+            token_leeway_seconds: 5,
         }
     }
 }
+
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::One(s) => s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect(),
+        Either::Many(v) => v,
+    })
+}
+
+/// The most clock skew a verifier may allow (SPEC §2: at most 5 s).
+pub const MAX_TOKEN_LEEWAY: u32 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -73,6 +97,8 @@ impl Config {
             "bootstrap_admin_password",
             "log",
             "webhooks_allow_private",
+            "trusted_proxies",
+            "token_leeway_seconds",
         ]);
         fig = fig.merge(env).merge(Env::raw().only(&["database_url"]));
         let config: Config = fig.extract().map_err(|e| ConfigError::Load(e.to_string()))?;
@@ -104,11 +130,34 @@ impl Config {
                 });
             }
         }
+        if self.token_leeway_seconds > MAX_TOKEN_LEEWAY {
+            return Err(ConfigError::Invalid {
+                field: "token_leeway_seconds",
+                message: format!("must be 0 to {MAX_TOKEN_LEEWAY} seconds"),
+            });
+        }
+        self.proxies()?;
         if let Some(k) = &self.master_key {
             crate::keys::seal::Sealer::from_base64(k)
                 .map_err(|e| ConfigError::Invalid { field: "master_key", message: e.to_string() })?;
         }
         Ok(())
+    }
+
+    /// The parsed `trusted_proxies` (a bare address is a /32 or /128).
+    pub fn proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                let p = p.trim();
+                p.parse::<ipnet::IpNet>().or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(
+                    |_| ConfigError::Invalid {
+                        field: "trusted_proxies",
+                        message: format!("{p:?} is not a CIDR like 10.0.0.0/8 or an address"),
+                    },
+                )
+            })
+            .collect()
     }
 
     /// The public base URL without a trailing slash.
@@ -158,5 +207,11 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("master_key"));
         let c = Config { database_url: Some("mysql://x".into()), ..Config::default() };
         assert!(c.validate().unwrap_err().to_string().contains("database_url"));
+        let c = Config { token_leeway_seconds: 60, ..Config::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("token_leeway_seconds"));
+        let c = Config { trusted_proxies: vec!["10.0.0.0/33".into()], ..Config::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("trusted_proxies"));
+        let c = Config { trusted_proxies: vec!["10.0.0.0/8".into(), "::1".into()], ..Config::default() };
+        assert_eq!(c.proxies().unwrap().len(), 2);
     }
 }

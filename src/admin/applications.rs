@@ -122,7 +122,12 @@ impl Resource for Application {
             assigned_groups: input.assigned_groups,
             created_at: ctx.now,
             updated_at: ctx.now,
+            first_party: input.first_party,
+            accept_audience_from: input.accept_audience_from,
         };
+        if app.first_party && !ctx.principal.is_platform() {
+            return Err(AdminError::Forbidden("only super admins can mark an application first-party"));
+        }
         app.validate()?;
         check_assignments(tx, &app).await?;
         Ok(Created { entity: app, once })
@@ -144,8 +149,15 @@ impl Resource for Application {
             token_exchange_allowed,
             sync_webhook_url,
             assigned_users,
-            assigned_groups
+            assigned_groups,
+            accept_audience_from
         );
+        if let Some(fp) = p.first_party {
+            if fp != app.first_party && !ctx.principal.is_platform() {
+                return Err(AdminError::Forbidden("only super admins can mark an application first-party"));
+            }
+            app.first_party = fp;
+        }
         if let Some(n) = p.name {
             app.name = n.trim().to_owned();
         }

@@ -1,4 +1,4 @@
-//! The small resources: MCP agents, role assignments, SCIM tokens, and the
+//! The small resources: MCP agents, role assignments, consents, SCIM tokens, and the
 //! read-only signing keys and audit events.
 
 use serde_json::Value;
@@ -7,6 +7,7 @@ use crate::authn::secret;
 use crate::domain::agent::{McpAgent, McpAgentPatch, NewMcpAgent};
 use crate::domain::application::Application;
 use crate::domain::audit::AuditEvent;
+use crate::domain::consent::{Consent, NewConsent};
 use crate::domain::role::{NewRoleAssignment, Role, RoleAssignment};
 use crate::domain::scim_token::{NewScimToken, ScimToken};
 use crate::domain::signing_key::SigningKey;
@@ -147,6 +148,26 @@ impl Resource for RoleAssignment {
     }
 }
 
+impl Listed for Consent {
+    const PATH: &'static str = "consents";
+    const KIND: &'static str = "consent";
+    const FILTERS: &'static [&'static str] = &["tenant_id", "user_id", "app_id"];
+}
+
+/// Admins list and revoke consents; only users give them.
+impl Resource for Consent {
+    type Create = NewConsent;
+    type Patch = NoPatch;
+
+    async fn build(_ctx: &Ctx<'_>, _tx: &mut Tx, _input: NewConsent) -> Result<Created<Self>, AdminError> {
+        Err(AdminError::Forbidden("consent is given by the user on the consent page"))
+    }
+
+    async fn apply(_ctx: &Ctx<'_>, _tx: &mut Tx, _c: Consent, _p: NoPatch) -> Result<Self, AdminError> {
+        Err(AdminError::Forbidden("consents cannot be changed; delete to revoke"))
+    }
+}
+
 impl Listed for ScimToken {
     const PATH: &'static str = "scim-tokens";
     const KIND: &'static str = "scim_token";
@@ -203,7 +224,7 @@ impl Listed for AuditEvent {
 pub struct RotateKeys {
     /// One algorithm, or every algorithm when absent.
     pub alg: Option<crate::domain::application::SigningAlg>,
-    /// Seconds between publishing and signing (default 900).
+    /// Seconds between publishing and signing (default 900, at least 60).
     pub activate_in: Option<i64>,
 }
 
@@ -212,8 +233,12 @@ pub async fn rotate_keys(ctx: &Ctx<'_>, input: RotateKeys) -> Result<Vec<Signing
     ctx.require_write()?;
     ctx.require_platform()?;
     let activate_in = input.activate_in.unwrap_or(crate::keys::rotation::DEFAULT_ACTIVATE_IN);
-    if !(0..=86_400).contains(&activate_in) {
-        return Err(AdminError::field("activate_in", "must be 0 to 86400 seconds"));
+    let soonest = crate::keys::rotation::RELOAD_INTERVAL;
+    if !(soonest..=86_400).contains(&activate_in) {
+        return Err(AdminError::Invalid(vec![crate::domain::validate::FieldError {
+            field: "activate_in".into(),
+            message: format!("must be {soonest} to 86400 seconds: every replica must have the key before it signs"),
+        }]));
     }
     let algs = match input.alg {
         Some(a) => vec![a],

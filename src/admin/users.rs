@@ -1,16 +1,21 @@
 //! Users: created within the partner's `max_users_per_tenant`; passwords are
 //! checked against the tenant's policy and stored only as argon2id hashes.
+//! Wider admins are protected here, on the path the admin API, SCIM and Bulk
+//! share: changing a user's credentials, `user_name`, `email` or `status`, or
+//! deleting the user, needs an authority covering every role the user holds
+//! (`authz::covers`); a user may still change their own password.
 
 use serde_json::{Map, Value};
 
 use crate::app::Services;
-use crate::authn::password;
+use crate::authn::password_change::{PasswordError, set_password};
 use crate::domain::ou::OrganizationalUnit;
 use crate::domain::tenant::Tenant;
 use crate::domain::user::{User, UserAttributes, UserStatus};
 use crate::domain::validate::FieldError;
 use crate::store::Tx;
 
+use super::authz::covers;
 use super::{
     Action, AdminError, Created, Ctx, Listed, Resource, check_limit, lock_tenant, must_exist, tenant_in_scope,
 };
@@ -46,16 +51,36 @@ async fn finish(
         must_exist::<OrganizationalUnit>(tx, o, &tenant.id, "ou_id").await?;
     }
     if let Some(pw) = password {
-        let problems = tenant.settings.password_policy.violations(&pw);
-        if !problems.is_empty() {
-            let errors = problems.into_iter().map(|message| FieldError { field: "password".into(), message }).collect();
-            return Err(AdminError::Invalid(errors));
+        match set_password(tx, &tenant.settings.password_policy, user, pw, ctx.now).await {
+            Ok(()) => {}
+            Err(PasswordError::Store(e)) => return Err(e.into()),
+            Err(PasswordError::Hash) => return Err(AdminError::Internal("password hashing failed".into())),
+            Err(e) => {
+                let errors =
+                    e.messages().into_iter().map(|message| FieldError { field: "password".into(), message }).collect();
+                return Err(AdminError::Invalid(errors));
+            }
         }
-        let hash = password::hash(pw).await.map_err(|e| AdminError::Internal(e.to_string()))?;
-        user.password_hash = Some(hash);
-        user.password_changed_at = Some(ctx.now);
     }
     Ok(())
+}
+
+/// Refuses (403) when `user` holds a role the caller's authority does not cover.
+async fn guard_wider_admin(ctx: &Ctx<'_>, tx: &mut Tx, user: &User) -> Result<(), AdminError> {
+    let roles = tx.all_roles_of_user(&user.id).await?;
+    if roles.iter().all(|r| covers(&ctx.principal.authority, r)) {
+        return Ok(());
+    }
+    Err(AdminError::Forbidden("this user holds an admin role wider than your authority"))
+}
+
+/// Whether a change touches what the wider-admin rule protects.
+fn touches_protected(before: &User, after: &User, password: bool) -> bool {
+    password
+        || before.user_name != after.user_name
+        || before.email != after.email
+        || before.emails != after.emails
+        || before.status != after.status
 }
 
 impl Resource for User {
@@ -114,10 +139,19 @@ impl Resource for User {
             return Err(AdminError::field("tenant_id", "cannot be changed"));
         }
         let tenant: Tenant = tx.get(&user.tenant_id).await?;
+        let before = user.clone();
         user.apply(&input);
         user.updated_at = ctx.now;
+        let own_password_only = ctx.principal.is_self(&user.id) && !touches_protected(&before, &user, false);
+        if touches_protected(&before, &user, input.password.is_some()) && !own_password_only {
+            guard_wider_admin(ctx, tx, &before).await?;
+        }
         finish(ctx, tx, &tenant, &mut user, input.password.take()).await?;
         Ok(user)
+    }
+
+    async fn before_delete(ctx: &Ctx<'_>, tx: &mut Tx, current: &Self) -> Result<(), AdminError> {
+        guard_wider_admin(ctx, tx, current).await
     }
 
     fn change_event(

@@ -1,10 +1,16 @@
 //! The login flow: a small state machine kept in the server-side login
 //! request, so MFA, federation and the device page plug in as steps.
 //!
-//! | step       | form field | next |
-//! |------------|------------|------|
-//! | identifier | `username` (and `tenant` on the platform issuer) | password (whether or not the user exists) |
-//! | password   | `password` | done: session, code, redirect to the client |
+//! | step            | form field | next |
+//! |-----------------|------------|------|
+//! | identifier      | `username` (and `tenant` on the platform issuer) | password (whether or not the user exists) |
+//! | password        | `password` | change_password if it is older than `max_age_days`; else done |
+//! | change_password | `new_password`, `confirm_password` | done (policy and history checked) |
+//! | consent         | `decision` = `allow` or `deny` | done, or `access_denied` to the client |
+//!
+//! "Done" is `finish`: a new SSO session, then `authorize::complete`, which
+//! starts the consent step itself when the app asks for admin or SCIM
+//! scopes the user has not approved.
 //!
 //! Every POST must present the login request id also held in the
 //! `sk_login` cookie (the browser that started the flow) and the page's
@@ -15,9 +21,11 @@
 use std::net::IpAddr;
 
 use crate::app::Services;
+use crate::authn::password_change::{self, PasswordError};
 use crate::authn::{lockout, password, secret, session};
 use crate::domain::Timestamp;
 use crate::domain::application::Application;
+use crate::domain::consent::{Consent, needs_consent};
 use crate::domain::oidc::{LoginRequest, LoginStep, Session};
 use crate::domain::settings::Branding;
 use crate::domain::tenant::Tenant;
@@ -31,6 +39,7 @@ pub const WRONG_CREDENTIALS: &str = "The username or password is incorrect.";
 const EXPIRED: &str =
     "This sign-in has expired or was started in another browser. Go back to the application and start again.";
 const BAD_FORM: &str = "The form has expired. Go back to the application and start again.";
+const PASSWORD_EXPIRED: &str = "Your password has expired. Choose a new one to continue.";
 
 /// What the login page shows.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -47,6 +56,8 @@ pub struct LoginPage {
     /// The platform issuer asks which tenant the user belongs to.
     pub ask_tenant: bool,
     pub tenant_slug: Option<String>,
+    /// Consent step: the scopes the app asks the user to approve.
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -97,9 +108,9 @@ async fn load(
         (None, Some(id)) => Some(tx.get::<Tenant>(id).await?),
         (None, None) => None,
     };
-    let app: Application = match tx.get(&request.app_id).await {
-        Ok(a) => a,
-        Err(StoreError::NotFound) => return Ok(None),
+    let app: Application = match tx.app_by_id_any_scope(&request.app_id).await {
+        Ok(a) if issuer.serves(&a) => a,
+        Ok(_) | Err(StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(e),
     };
     Ok(Some(Loaded { request, tenant, app }))
@@ -132,6 +143,7 @@ async fn render(
             branding: issuer.tenant.as_ref().map(|t| t.branding.clone()).unwrap_or_default(),
             ask_tenant: issuer.tenant.is_none(),
             tenant_slug: loaded.tenant.as_ref().filter(|_| issuer.tenant.is_none()).map(|t| t.slug.clone()),
+            scopes: loaded.request.params.scope.iter().filter(|s| needs_consent(s)).cloned().collect(),
         }),
         status,
     })
@@ -188,6 +200,8 @@ pub async fn submit(
             }
             password_step(svc, &mut tx, issuer, &mut loaded, form, now).await?
         }
+        LoginStep::ChangePassword => change_password_step(svc, &mut tx, issuer, &mut loaded, form, now).await?,
+        LoginStep::Consent => consent_step(&mut tx, issuer, &mut loaded, form, browser, now).await?,
     };
     tx.commit().await?;
     Ok(out)
@@ -256,27 +270,152 @@ async fn password_step(
     let (Some(user), Some(tenant)) = (user, loaded.tenant.clone()) else {
         return render(tx, issuer, loaded, Some(WRONG_CREDENTIALS), 200).await;
     };
-    let (failures, locked_until) = tx.lockout_state(&user.id).await?;
+    let (_, locked_until) = tx.lockout_state(&user.id).await?;
     let usable =
         user.status == UserStatus::Active && !lockout::is_locked(locked_until, now) && user.password_hash.is_some();
     if !(password_ok && usable) {
         if !lockout::is_locked(locked_until, now) {
-            let (f, until) = lockout::after_failure(&tenant.settings.lockout, failures, now);
-            tx.set_lockout_state(&user.id, f, until).await?;
-            if until.is_some() {
+            let locked = tx.record_login_failure(&user.id, &tenant.settings.lockout, now).await?;
+            if locked {
                 tracing::warn!(target: "audit", action = "user.locked", user_id = %user.id, "account locked after failed logins");
             }
         }
         tracing::info!(target: "audit", action = "login.failure", tenant_id = %user.tenant_id, "failed sign-in");
         return render(tx, issuer, loaded, Some(WRONG_CREDENTIALS), 200).await;
     }
-    tx.set_lockout_state(&user.id, 0, None).await?;
+    tx.clear_lockout(&user.id).await?;
     if password::needs_rehash(&stored)
         && let Ok(h) = password::hash(presented).await
     {
-        tx.set_password_hash(&user.id, &h, now).await?;
+        tx.set_password_hash(&user.id, &h, user.password_changed_at.unwrap_or(now)).await?;
     }
-    // Sign-in succeeded: a new SSO session (never reuse a pre-login id).
+    if password_change::is_expired(&tenant.settings.password_policy, &user, now) {
+        loaded.request.step = LoginStep::ChangePassword;
+        return render(tx, issuer, loaded, Some(PASSWORD_EXPIRED), 200).await;
+    }
+    finish(svc, tx, issuer, loaded, &user, &tenant, now).await
+}
+
+/// The user proved their expired password; they choose a new one under the
+/// tenant's policy (rules and history) before the sign-in finishes.
+async fn change_password_step(
+    svc: &Services,
+    tx: &mut Tx,
+    issuer: &Issuer,
+    loaded: &mut Loaded,
+    form: &[(String, String)],
+    now: Timestamp,
+) -> Result<FlowOutcome, StoreError> {
+    let (Some(user_id), Some(tenant)) = (loaded.request.user_id.clone(), loaded.tenant.clone()) else {
+        return Ok(expired());
+    };
+    let mut user: User = tx.get(&user_id).await?;
+    let new = param(form, "new_password").unwrap_or_default().to_owned();
+    if param(form, "confirm_password") != Some(new.as_str()) {
+        return render(tx, issuer, loaded, Some("The two passwords differ."), 200).await;
+    }
+    let current = user.password_hash.clone().unwrap_or_else(|| password::DUMMY_HASH.clone());
+    if new.len() <= 1024 && password::verify(new.clone(), current).await {
+        return render(tx, issuer, loaded, Some("Choose a password you have not used before."), 200).await;
+    }
+    match password_change::set_password(tx, &tenant.settings.password_policy, &mut user, new, now).await {
+        Ok(()) => {}
+        Err(PasswordError::Store(e)) => return Err(e),
+        Err(e) => {
+            let message = format!("The new password {}.", e.messages().join("; "));
+            return render(tx, issuer, loaded, Some(&message), 200).await;
+        }
+    }
+    let hash = user.password_hash.clone().unwrap_or_default();
+    tx.set_password_hash(&user.id, &hash, now).await?;
+    tracing::info!(target: "audit", action = "user.password_change", user_id = %user.id, "expired password changed at sign-in");
+    finish(svc, tx, issuer, loaded, &user, &tenant, now).await
+}
+
+/// The signed-in user approves or refuses the admin or SCIM scopes the app
+/// asks for. The browser must still hold that user's live session.
+async fn consent_step(
+    tx: &mut Tx,
+    issuer: &Issuer,
+    loaded: &mut Loaded,
+    form: &[(String, String)],
+    browser: &Browser<'_>,
+    now: Timestamp,
+) -> Result<FlowOutcome, StoreError> {
+    let Some(session) = authorize::current_session(tx, browser, issuer.realm(), now).await? else {
+        return Ok(expired());
+    };
+    if loaded.request.user_id.as_deref() != Some(session.user_id.as_str()) {
+        return Ok(expired());
+    }
+    let params = loaded.request.params.clone();
+    tx.delete::<LoginRequest>(&loaded.request.id).await?;
+    let secure = issuer.url.starts_with("https://");
+    let clear = session::clear_cookie(session::LOGIN_COOKIE, &issuer_path(issuer), secure);
+    if param(form, "decision") != Some("allow") {
+        tracing::info!(target: "audit", action = "consent.deny", user_id = %session.user_id, app_id = %loaded.app.id, "consent refused");
+        return Ok(FlowOutcome::Done(with_cookies(
+            authorize::error_redirect(
+                &params.redirect_uri,
+                issuer,
+                "access_denied",
+                "the user did not approve the requested access",
+                params.state.as_deref(),
+            ),
+            vec![clear],
+        )));
+    }
+    let approved: Vec<String> = params.scope.iter().filter(|s| needs_consent(s)).cloned().collect();
+    match tx.consent_of(&session.user_id, &loaded.app.id).await? {
+        Some(mut c) => {
+            for s in approved {
+                if !c.scopes.contains(&s) {
+                    c.scopes.push(s);
+                }
+            }
+            c.updated_at = now;
+            tx.update(&c).await?;
+        }
+        None => {
+            let c = Consent {
+                id: new_id("cns", now),
+                tenant_id: session.tenant_id.clone(),
+                partner_id: session.partner_id.clone(),
+                user_id: session.user_id.clone(),
+                app_id: loaded.app.id.clone(),
+                scopes: approved,
+                created_at: now,
+                updated_at: now,
+            };
+            tx.insert(&c).await?;
+        }
+    }
+    tracing::info!(target: "audit", action = "consent.grant", user_id = %session.user_id, app_id = %loaded.app.id, "scopes approved");
+    let outcome = authorize::complete(tx, issuer, &loaded.app, &params, &session, true, now).await?;
+    Ok(FlowOutcome::Done(with_cookies(outcome, vec![clear])))
+}
+
+fn with_cookies(outcome: Outcome, cookies: Vec<String>) -> Outcome {
+    match outcome {
+        Outcome::Redirect { location, mut set_cookies } => {
+            set_cookies.extend(cookies);
+            Outcome::Redirect { location, set_cookies }
+        }
+        other => other,
+    }
+}
+
+/// Sign-in succeeded: a new SSO session (never reuse a pre-login id), then
+/// whatever started the flow (today an authorization request).
+async fn finish(
+    svc: &Services,
+    tx: &mut Tx,
+    issuer: &Issuer,
+    loaded: &mut Loaded,
+    user: &User,
+    tenant: &Tenant,
+    now: Timestamp,
+) -> Result<FlowOutcome, StoreError> {
     let (cookie_value, token_hash) = session::new_secret();
     let session = Session {
         id: new_id("ses", now),
@@ -293,10 +432,12 @@ async fn password_step(
     tx.insert(&session).await?;
     tx.delete::<LoginRequest>(&loaded.request.id).await?;
     tracing::info!(target: "audit", action = "login.success", user_id = %user.id, "signed in");
-    let outcome = authorize::complete(tx, issuer, &loaded.app, &loaded.request.params, &session, now).await?;
+    let outcome = authorize::complete(tx, issuer, &loaded.app, &loaded.request.params, &session, false, now).await?;
     let secure = svc.base_url().starts_with("https://");
     let path = issuer_path(issuer);
-    let cookies = vec![
+    // The login cookie is cleared first: a consent step sets a new one after it.
+    let mut cookies = vec![
+        session::clear_cookie(session::LOGIN_COOKIE, &path, secure),
         session::set_cookie(
             &session::session_cookie_name(issuer.realm()),
             &cookie_value,
@@ -304,12 +445,11 @@ async fn password_step(
             secure,
             Some(i64::from(tenant.settings.session_timeout)),
         ),
-        session::clear_cookie(session::LOGIN_COOKIE, &path, secure),
     ];
     Ok(FlowOutcome::Done(match outcome {
-        Outcome::Redirect { location, mut set_cookies } => {
-            set_cookies.extend(cookies);
-            Outcome::Redirect { location, set_cookies }
+        Outcome::Redirect { location, set_cookies } => {
+            cookies.extend(set_cookies);
+            Outcome::Redirect { location, set_cookies: cookies }
         }
         other => other,
     }))

@@ -5,6 +5,7 @@
 pub mod flow;
 pub mod lockout;
 pub mod password;
+pub mod password_change;
 pub mod ratelimit;
 pub mod secret;
 pub mod session;

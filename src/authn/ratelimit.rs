@@ -17,7 +17,19 @@ impl LoginLimiter {
     }
 
     pub fn allow(&self, ip: IpAddr) -> bool {
-        self.0.check_key(&ip).is_ok()
+        self.0.check_key(&limit_key(ip)).is_ok()
+    }
+}
+
+/// IPv4 addresses count one by one; IPv6 by /64, the smallest prefix an ISP
+/// hands a subscriber, who can otherwise rotate through 2^64 addresses.
+fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+        }
     }
 }
 
@@ -33,5 +45,16 @@ mod tests {
         assert!(l.allow(a) && l.allow(a));
         assert!(!l.allow(a));
         assert!(l.allow(b));
+    }
+
+    #[test]
+    fn ipv6_addresses_of_one_slash_64_share_a_limit() {
+        let l = LoginLimiter::new(2);
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(l.allow(a) && l.allow(b));
+        assert!(!l.allow(a));
+        assert!(l.allow(other));
     }
 }

@@ -88,6 +88,8 @@ pub async fn run(
             sync_webhook_url: None,
             assigned_users: vec![],
             assigned_groups: vec![],
+            first_party: false,
+            accept_audience_from: vec![],
         };
         let created = admin::create::<Application>(&ctx, input).await?;
         let client_id = created.get("client_id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
@@ -199,6 +201,8 @@ async fn user_flows(svc: &Services, ctx: &Ctx<'_>, seconds: u64) -> Result<(), B
             sync_webhook_url: None,
             assigned_users: vec![],
             assigned_groups: vec![],
+            first_party: false,
+            accept_audience_from: vec![],
         },
     )
     .await?;

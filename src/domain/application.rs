@@ -137,6 +137,13 @@ pub struct Application {
     pub assigned_groups: Vec<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// A GLOBAL app of the platform operator: its users are not asked to
+    /// consent to admin and SCIM scopes. Set only by super admins.
+    pub first_party: bool,
+    /// `client_id`s of other tenants' apps that may request tokens with this
+    /// app as `audience`/`resource` (apps of its own tenant always may).
+    #[sqlx(json)]
+    pub accept_audience_from: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -166,6 +173,10 @@ pub struct NewApplication {
     pub assigned_users: Vec<String>,
     #[serde(default)]
     pub assigned_groups: Vec<String>,
+    #[serde(default)]
+    pub first_party: bool,
+    #[serde(default)]
+    pub accept_audience_from: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -186,6 +197,8 @@ pub struct ApplicationPatch {
     pub sync_webhook_url: Option<Option<String>>,
     pub assigned_users: Option<Vec<String>>,
     pub assigned_groups: Option<Vec<String>>,
+    pub first_party: Option<bool>,
+    pub accept_audience_from: Option<Vec<String>>,
 }
 
 pub fn default_grants(t: AppType) -> Vec<String> {
@@ -274,6 +287,15 @@ impl Application {
         }
         for (i, g) in self.assigned_groups.iter().enumerate() {
             p.id(&format!("assigned_groups[{i}]"), g, "grp");
+        }
+        p.check(
+            !self.first_party || self.scope == AppScope::Global,
+            "first_party",
+            "only GLOBAL applications can be first-party",
+        );
+        for (i, c) in self.accept_audience_from.iter().enumerate() {
+            let ok = !c.is_empty() && c.len() <= 64 && c.bytes().all(|b| b.is_ascii_alphanumeric());
+            p.check(ok, &format!("accept_audience_from[{i}]"), "must be a client_id");
         }
         p.into_result()
     }

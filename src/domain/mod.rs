@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod application;
 pub mod audit;
+pub mod consent;
 pub mod group;
 pub mod idp;
 pub mod oidc;

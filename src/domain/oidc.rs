@@ -42,6 +42,10 @@ pub struct Session {
 pub enum LoginStep {
     Identifier,
     Password,
+    /// The password was right but is older than the policy allows.
+    ChangePassword,
+    /// Signed in; the app asks for admin or SCIM scopes not yet approved.
+    Consent,
 }
 
 impl LoginStep {
@@ -49,6 +53,8 @@ impl LoginStep {
         match self {
             LoginStep::Identifier => "identifier",
             LoginStep::Password => "password",
+            LoginStep::ChangePassword => "change_password",
+            LoginStep::Consent => "consent",
         }
     }
 }
@@ -59,6 +65,8 @@ impl TryFrom<String> for LoginStep {
         match s.as_str() {
             "identifier" => Ok(LoginStep::Identifier),
             "password" => Ok(LoginStep::Password),
+            "change_password" => Ok(LoginStep::ChangePassword),
+            "consent" => Ok(LoginStep::Consent),
             _ => Err(format!("unknown login step {s}")),
         }
     }

@@ -18,6 +18,7 @@ use crate::admin::{self, AdminError, Ctx, Listed, Resource};
 use crate::domain::agent::McpAgent;
 use crate::domain::application::Application;
 use crate::domain::audit::AuditEvent;
+use crate::domain::consent::Consent;
 use crate::domain::group::{Group, NewMember};
 use crate::domain::idp::IdentityProvider;
 use crate::domain::ou::OrganizationalUnit;
@@ -46,6 +47,7 @@ pub fn register(reg: &mut Registry) {
     reg.crud::<IdentityProvider>(true);
     reg.crud::<McpAgent>(true);
     reg.crud::<RoleAssignment>(false);
+    reg.crud::<Consent>(false);
     reg.crud::<ScimToken>(false);
     reg.read_only::<SigningKey>();
     reg.read_only::<AuditEvent>();

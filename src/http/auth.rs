@@ -1,17 +1,18 @@
-//! Bearer authentication of admin API calls: the token must be an access
-//! token (`typ: at+jwt`) signed by one of our published keys, unexpired,
-//! issued by one of our issuers. The caller's authority is then read fresh
-//! from the store (the application's scope, or the user's role
-//! assignments), so a deleted app or revoked role stops working at once.
+//! Bearer authentication of admin API calls through the one verifier
+//! (`oauth::verifier`: signature, type, time, one of our issuers, not
+//! revoked, app and user still valid). The caller's authority is then read
+//! fresh from the store — the application's scope, cut by the user's role
+//! assignments for user tokens — so a deleted app or revoked role stops
+//! working at once.
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use serde_json::Value;
 
 use crate::admin::AdminError;
 use crate::admin::authz::Principal;
-use crate::store::{Scope, StoreError};
+use crate::oauth::verifier::{ExpectedIssuer, TokenError, verify_access_token};
+use crate::store::Scope;
 
 use super::AppState;
 use super::error::ApiError;
@@ -26,33 +27,25 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim())
             .ok_or(AdminError::Unauthenticated)?;
-        let claims =
-            svc.keys.verify(token.trim(), "at+jwt", svc.clock.now()).map_err(|_| AdminError::Unauthenticated)?;
         let base = svc.base_url();
-        let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
-        let ours = iss == format!("{base}/api/v1/platform") || iss.starts_with(&format!("{base}/api/v1/auth/tenants/"));
-        if !ours {
-            return Err(AdminError::Unauthenticated.into());
-        }
-        let scope_claim = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
-        let scopes: Vec<&str> = scope_claim.split_whitespace().collect();
-        let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
-        let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or_default();
-
-        let mut tx = svc.store.read(Scope::Platform).await?;
-        let principal = if sub.starts_with("usr_") {
-            let roles = tx.roles_of_user(sub).await?;
-            Principal::for_user(sub, &roles, &scopes)
-        } else {
-            match tx.app_by_client_id(client_id).await {
-                Ok(app) if app.client_id == sub => Principal::for_application(&app, &scopes),
-                Ok(_) | Err(StoreError::NotFound) => None,
-                Err(e) => return Err(e.into()),
+        let verified = verify_access_token(svc, token, ExpectedIssuer::AnyOf(&base)).await.map_err(|e| match e {
+            TokenError::Invalid(_) => AdminError::Unauthenticated,
+            TokenError::Server => AdminError::Internal("token verification failed".into()),
+        })?;
+        let scopes: Vec<&str> = verified.scopes.iter().map(String::as_str).collect();
+        let principal = match &verified.user {
+            Some(user) => {
+                let mut tx = svc.store.read(Scope::Platform).await?;
+                let roles = tx.roles_of_user(&user.id).await?;
+                tx.commit().await?;
+                Principal::for_user(&user.id, &roles, &verified.app, &scopes)
             }
+            None => Principal::for_application(&verified.app, &scopes),
         };
-        tx.commit().await?;
         principal.map(Caller).ok_or_else(|| AdminError::Forbidden("this token carries no admin authority").into())
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod client_ip;
 pub mod error;
 pub mod issuer;
 pub mod oauth;

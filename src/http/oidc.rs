@@ -141,8 +141,11 @@ pub async fn login_submit(
     req: Request,
 ) -> Response {
     let Some(issuer) = issuer else { return unknown_issuer_page() };
-    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let headers = req.headers().clone();
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| super::client_ip::client_ip(c.0.ip(), &headers, &svc.trusted_proxies));
     let Ok(body) = axum::body::to_bytes(req.into_body(), super::BODY_LIMIT).await else {
         return outcome_response(&issuer, Outcome::ErrorPage { status: 413, message: "The form is too large.".into() });
     };
@@ -200,12 +203,12 @@ pub async fn userinfo_h(State(svc): State<AppState>, ResolvedIssuer(issuer): Res
         Ok(t) => t,
         Err(e) => return bearer_error(&issuer, e),
     };
-    let claims = match bearer::check(&svc, &issuer, &token).await {
-        Ok(c) => c,
+    let verified = match bearer::check(&svc, &issuer, &token).await {
+        Ok(v) => v,
         Err(e) => return bearer_error(&issuer, e),
     };
-    let client_id = claims.get("client_id").and_then(|v| v.as_str()).map(str::to_owned);
-    let mut r = match userinfo::userinfo(&svc, &claims).await {
+    let client_id = Some(verified.app.client_id.clone());
+    let mut r = match userinfo::userinfo(&svc, &verified).await {
         Ok(out) => Json(out).into_response(),
         Err(e) => bearer_error(&issuer, e),
     };
@@ -365,8 +368,10 @@ async fn preflight(
         return StatusCode::NO_CONTENT.into_response();
     };
     let allowed = async {
+        // The partner's scope holds this tenant's apps and the partner's own
+        // PARTNER apps; `serves` keeps exactly the ones this issuer serves.
         let scope = match &issuer.tenant {
-            Some(t) => Scope::Tenant(t.id.clone()),
+            Some(t) => Scope::Partner(t.partner_id.clone()),
             None => Scope::Platform,
         };
         let mut tx = svc.store.read(scope).await?;
@@ -374,7 +379,11 @@ async fn preflight(
         let mut found = false;
         // At most the partner's application limit per tenant: page through them.
         loop {
-            let page = tx.list::<Application>(vec![], &crate::store::PageRequest { limit: 200, after }).await?;
+            let filters = match issuer.tenant {
+                Some(_) => vec![],
+                None => vec![("scope", crate::store::Arg::from("GLOBAL"))],
+            };
+            let page = tx.list::<Application>(filters, &crate::store::PageRequest { limit: 200, after }).await?;
             if page.items.iter().any(|a| issuer.serves(a) && a.allowed_origins.iter().any(|o| o == origin)) {
                 found = true;
                 break;

@@ -23,6 +23,10 @@ use signing::SigningKeyPair;
 
 pub const ALGORITHMS: [SigningAlg; 3] = [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA];
 
+/// Rounds of 250 ms a starting replica waits for another's key
+/// initialisation: a little longer than that replica's 60 s lease.
+const INIT_WAIT_ROUNDS: u32 = 260;
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error(transparent)]
@@ -33,6 +37,12 @@ pub enum KeyError {
     Signing(#[from] signing::SigningError),
     #[error("no active signing key for {0:?}")]
     NoKey(SigningAlg),
+    #[error(
+        "a new key may sign {0} seconds after it is published at the earliest (every replica reloads keys that often)"
+    )]
+    ActivateTooSoon(i64),
+    #[error("no signing keys appeared while another replica held the initialisation lease")]
+    NotInitialised,
 }
 
 #[derive(Default)]
@@ -65,13 +75,30 @@ impl KeyRing {
     }
 
     /// Creates an active key for every algorithm that has none. Runs under a
-    /// lease so replicas starting together do not each create one.
+    /// lease so replicas starting together do not each create one; a replica
+    /// that loses the race waits (up to the lease's lifetime) for the keys the
+    /// winner creates, so it never starts without signing keys.
     pub async fn ensure_keys(&self, store: &Store, clock: &dyn Clock, holder: &str) -> Result<(), KeyError> {
+        for _ in 0..INIT_WAIT_ROUNDS {
+            if self.try_init_keys(store, clock, holder).await? {
+                return Ok(());
+            }
+            self.reload(store, clock).await?;
+            if ALGORITHMS.iter().all(|a| self.signer(*a).is_ok()) {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        Err(KeyError::NotInitialised)
+    }
+
+    /// One attempt under the lease; false when another replica holds it.
+    async fn try_init_keys(&self, store: &Store, clock: &dyn Clock, holder: &str) -> Result<bool, KeyError> {
         let now = clock.now();
         let mut tx = store.write(Scope::Platform).await?;
         if !tx.try_lease("signing_keys.init", holder, now, now.plus_seconds(60)).await? {
             tx.commit().await?;
-            return Ok(());
+            return Ok(false);
         }
         let existing = tx.published_keys(now).await?;
         for alg in ALGORITHMS {
@@ -98,7 +125,8 @@ impl KeyRing {
         }
         tx.release_lease("signing_keys.init", holder).await?;
         tx.commit().await?;
-        self.reload(store, clock).await
+        self.reload(store, clock).await?;
+        Ok(true)
     }
 
     /// Reloads keys from the store: the active key per algorithm signs, and
@@ -142,9 +170,17 @@ impl KeyRing {
         self.current().active.get(&alg).cloned().ok_or(KeyError::NoKey(alg))
     }
 
-    /// Verifies a JWT of type `typ` signed by any published key.
-    pub fn verify(&self, token: &str, typ: &str, now: crate::domain::Timestamp) -> Result<Value, verify::VerifyError> {
-        verify::verify_jwt(&self.current().published, token, typ, now)
+    /// Verifies a JWT of type `typ` signed by any published key, allowing
+    /// `leeway` seconds of clock skew. Access tokens go through
+    /// `oauth::verifier`, which adds everything beyond the signature.
+    pub fn verify(
+        &self,
+        token: &str,
+        typ: &str,
+        now: crate::domain::Timestamp,
+        leeway: i64,
+    ) -> Result<Value, verify::VerifyError> {
+        verify::verify_jwt(&self.current().published, token, typ, now, leeway)
     }
 
     /// Verifies signature and type but not the time window.

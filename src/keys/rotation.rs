@@ -26,6 +26,10 @@ use super::{ALGORITHMS, KeyError, KeyRing, seal_context};
 pub const RETIRED_KEY_GRACE: i64 = 86_400 + 300;
 /// Default delay between publishing a key and signing with it.
 pub const DEFAULT_ACTIVATE_IN: i64 = 900;
+/// Seconds between two reloads of the key ring on every replica. A key must
+/// not sign sooner than this after it is published, or a replica that has
+/// not reloaded yet would refuse the tokens it signs.
+pub const RELOAD_INTERVAL: i64 = 60;
 /// Keys older than this are rotated automatically.
 pub const DEFAULT_MAX_AGE: i64 = 90 * 86_400;
 
@@ -40,6 +44,9 @@ impl KeyRing {
         algs: &[SigningAlg],
         activate_in: i64,
     ) -> Result<Vec<SigningKey>, KeyError> {
+        if activate_in < RELOAD_INTERVAL {
+            return Err(KeyError::ActivateTooSoon(RELOAD_INTERVAL));
+        }
         let now = clock.now();
         let mut created = Vec::new();
         let mut tx = store.write(Scope::Platform).await?;
@@ -164,6 +171,43 @@ mod tests {
         clock.advance(DEFAULT_MAX_AGE);
         svc.keys.maintain(&svc.store, &clock, "me", DEFAULT_MAX_AGE).await.unwrap();
         assert_eq!(kids(&svc).len(), 6, "a next key per algorithm is published");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[tokio::test]
+    async fn a_key_never_signs_before_every_replica_reloaded() {
+        let clock = ManualClock::new(Timestamp::from_unix_micros(1_800_000_000_000_000).unwrap());
+        let dir = std::env::temp_dir().join(format!("scaikey-rot-{}", crate::ids::random_base36(8)));
+        let config = Config { data_dir: dir.clone(), ..Config::default() };
+        let svc = Services::start(config, Arc::new(clock.clone())).await.unwrap();
+        for too_soon in [0, RELOAD_INTERVAL - 1] {
+            let r = svc.keys.rotate(&svc.store, &clock, &[SigningAlg::RS256], too_soon).await;
+            assert!(matches!(r, Err(KeyError::ActivateTooSoon(_))), "activate_in={too_soon}");
+        }
+        assert_eq!(kids(&svc).len(), 3, "nothing was published");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[tokio::test]
+    async fn a_replica_losing_the_initialisation_race_still_gets_keys() {
+        let dir = std::env::temp_dir().join(format!("scaikey-race-{}", crate::ids::random_base36(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = crate::store::Store::connect(&format!("sqlite://{}", dir.join("db").display())).await.unwrap();
+        store.migrate().await.unwrap();
+        let clock = ManualClock::new(Timestamp::from_unix_micros(1_800_000_000_000_000).unwrap());
+        let sealer = Arc::new(crate::keys::seal::Sealer::from_key_file(&dir.join("master.key")).unwrap());
+        // The winner created the keys and still holds the initialisation lease.
+        KeyRing::new(Arc::clone(&sealer)).ensure_keys(&store, &clock, "winner").await.unwrap();
+        let now = clock.now();
+        let mut tx = store.write(Scope::Platform).await.unwrap();
+        assert!(tx.try_lease("signing_keys.init", "winner", now, now.plus_seconds(60)).await.unwrap());
+        tx.commit().await.unwrap();
+        // The loser cannot take the lease, yet starts with every key.
+        let loser = KeyRing::new(sealer);
+        loser.ensure_keys(&store, &clock, "loser").await.unwrap();
+        for alg in crate::keys::ALGORITHMS {
+            assert!(loser.signer(alg).is_ok(), "{alg:?} signs on the replica that lost the race");
+        }
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -80,14 +80,26 @@ fn decode_json(part: &str) -> Result<Value, VerifyError> {
 }
 
 /// Verifies a compact JWS of type `typ` against `keys` at time `now` and
-/// returns its claims. Allows 60 s of clock skew on `exp` and `nbf`.
-pub fn verify_jwt(keys: &[VerifyKey], token: &str, typ: &str, now: Timestamp) -> Result<Value, VerifyError> {
-    verify_jwt_at(keys, token, typ, Some(now))
+/// returns its claims, allowing `leeway` seconds of clock skew on `exp` and
+/// `nbf` (the caller's setting, at most 5 s).
+pub fn verify_jwt(
+    keys: &[VerifyKey],
+    token: &str,
+    typ: &str,
+    now: Timestamp,
+    leeway: i64,
+) -> Result<Value, VerifyError> {
+    verify_jwt_at(keys, token, typ, Some((now, leeway)))
 }
 
 /// Like `verify_jwt`; with `now = None` the time window is not checked (an
 /// expired `id_token_hint` still identifies its session at logout).
-pub fn verify_jwt_at(keys: &[VerifyKey], token: &str, typ: &str, now: Option<Timestamp>) -> Result<Value, VerifyError> {
+pub fn verify_jwt_at(
+    keys: &[VerifyKey],
+    token: &str,
+    typ: &str,
+    now: Option<(Timestamp, i64)>,
+) -> Result<Value, VerifyError> {
     if token.len() > 16 * 1024 {
         return Err(VerifyError::Malformed);
     }
@@ -112,11 +124,12 @@ pub fn verify_jwt_at(keys: &[VerifyKey], token: &str, typ: &str, now: Option<Tim
         return Err(VerifyError::WrongType);
     }
     let claims = decode_json(p)?;
-    let Some(now) = now else { return Ok(claims) };
+    let Some((now, leeway)) = now else { return Ok(claims) };
     let now = now.unix_seconds();
     let exp = claims.get("exp").and_then(Value::as_i64).ok_or(VerifyError::Malformed)?;
     let nbf = claims.get("nbf").and_then(Value::as_i64).unwrap_or(0);
-    if now > exp + 60 || now + 60 < nbf {
+    // `exp` is the first second the token is no longer valid (RFC 7519 §4.1.4).
+    if now >= exp.saturating_add(leeway) || now.saturating_add(leeway) < nbf {
         return Err(VerifyError::Expired);
     }
     Ok(claims)
@@ -144,7 +157,7 @@ mod tests {
         for alg in crate::keys::ALGORITHMS {
             let (k, keys) = setup(alg);
             let t = k.sign_jwt("at+jwt", &json!({"exp": now().unix_seconds() + 10, "sub": "x"})).unwrap();
-            assert_eq!(verify_jwt(&keys, &t, "at+jwt", now()).unwrap()["sub"], "x");
+            assert_eq!(verify_jwt(&keys, &t, "at+jwt", now(), 5).unwrap()["sub"], "x");
         }
     }
 
@@ -157,21 +170,25 @@ mod tests {
         let claims = good.split('.').nth(1).unwrap();
         // alg none
         let none = format!("{}.{claims}.", b64(json!({"alg": "none", "typ": "at+jwt", "kid": k.kid})));
-        assert!(verify_jwt(&keys, &none, "at+jwt", now()).is_err());
+        assert!(verify_jwt(&keys, &none, "at+jwt", now(), 5).is_err());
         // HS256 claimed on an RSA key
         let hs = format!("{}.{claims}.AAAA", b64(json!({"alg": "HS256", "typ": "at+jwt", "kid": k.kid})));
-        assert_eq!(verify_jwt(&keys, &hs, "at+jwt", now()), Err(VerifyError::Signature));
+        assert_eq!(verify_jwt(&keys, &hs, "at+jwt", now(), 5), Err(VerifyError::Signature));
         // unknown kid
         let other = format!("{}.{claims}.AAAA", b64(json!({"alg": "RS256", "typ": "at+jwt", "kid": "nope"})));
-        assert_eq!(verify_jwt(&keys, &other, "at+jwt", now()), Err(VerifyError::UnknownKey));
+        assert_eq!(verify_jwt(&keys, &other, "at+jwt", now(), 5), Err(VerifyError::UnknownKey));
         // tampered payload
         let parts: Vec<&str> = good.split('.').collect();
         let tampered = format!("{}.{}.{}", parts[0], b64(json!({"exp": exp, "sub": "admin"})), parts[2]);
-        assert_eq!(verify_jwt(&keys, &tampered, "at+jwt", now()), Err(VerifyError::Signature));
+        assert_eq!(verify_jwt(&keys, &tampered, "at+jwt", now(), 5), Err(VerifyError::Signature));
         // expired
-        assert_eq!(verify_jwt(&keys, &good, "at+jwt", now().plus_seconds(100)), Err(VerifyError::Expired));
+        assert_eq!(verify_jwt(&keys, &good, "at+jwt", now().plus_seconds(100), 5), Err(VerifyError::Expired));
+        // the leeway is exactly what the caller allows
+        assert!(verify_jwt(&keys, &good, "at+jwt", now().plus_seconds(14), 5).is_ok());
+        assert_eq!(verify_jwt(&keys, &good, "at+jwt", now().plus_seconds(15), 5), Err(VerifyError::Expired));
+        assert_eq!(verify_jwt(&keys, &good, "at+jwt", now().plus_seconds(10), 0), Err(VerifyError::Expired));
         // an ID token is not an access token
         let id = k.sign_jwt("JWT", &json!({"exp": exp})).unwrap();
-        assert_eq!(verify_jwt(&keys, &id, "at+jwt", now()), Err(VerifyError::WrongType));
+        assert_eq!(verify_jwt(&keys, &id, "at+jwt", now(), 5), Err(VerifyError::WrongType));
     }
 }

@@ -12,11 +12,15 @@
 //! A live SSO session (not `prompt=login`, within `max_age`) completes at
 //! once; `prompt=none` without one redirects `login_required`; otherwise a
 //! login request is stored and the browser goes to the login page.
+//! Admin and SCIM scopes (`admin:*`, `scim:*`) need the user's consent,
+//! remembered per user and app: without it the browser goes to the consent
+//! step of the login page, and `prompt=none` redirects `consent_required`.
 
 use crate::app::Services;
 use crate::authn::{secret, session};
 use crate::domain::Timestamp;
-use crate::domain::application::{AppType, Application, GRANT_AUTHORIZATION_CODE};
+use crate::domain::application::{AppScope, AppType, Application, GRANT_AUTHORIZATION_CODE};
+use crate::domain::consent::needs_consent;
 use crate::domain::oidc::{AuthorizationCode, AuthorizeParams, CodeParams, LoginRequest, LoginStep, Session};
 use crate::domain::user::{User, UserStatus};
 use crate::ids::new_id;
@@ -196,7 +200,7 @@ async fn authorize_inner(
     if !wants_login && let Some(session) = current_session(&mut tx, browser, issuer.realm(), now).await? {
         let fresh = params.max_age.is_none_or(|m| now.unix_seconds() - session.auth_time.unix_seconds() <= m);
         if fresh {
-            let outcome = complete(&mut tx, issuer, &app, &params, &session, now).await?;
+            let outcome = complete(&mut tx, issuer, &app, &params, &session, false, now).await?;
             tx.commit().await?;
             return Ok(outcome);
         }
@@ -220,6 +224,38 @@ async fn authorize_inner(
     tx.insert(&request).await?;
     tx.commit().await?;
     let secure = svc.base_url().starts_with("https://");
+    let cookie =
+        session::set_cookie(session::LOGIN_COOKIE, &request.id, &issuer_path(issuer), secure, Some(LOGIN_REQUEST_TTL));
+    Ok(Outcome::Redirect {
+        location: with_query(&issuer.endpoint("/login"), &[("request", &request.id)]),
+        set_cookies: vec![cookie],
+    })
+}
+
+/// Starts the consent step: a login request for the signed-in user, shown
+/// by the login page, bound to this browser by the login cookie.
+async fn ask_consent(
+    tx: &mut Tx,
+    issuer: &Issuer,
+    app: &Application,
+    params: &AuthorizeParams,
+    session: &Session,
+    now: Timestamp,
+) -> Result<Outcome, StoreError> {
+    let request = LoginRequest {
+        id: new_id("lrq", now),
+        tenant_id: Some(session.tenant_id.clone()),
+        partner_id: Some(session.partner_id.clone()),
+        app_id: app.id.clone(),
+        params: params.clone(),
+        step: LoginStep::Consent,
+        user_id: Some(session.user_id.clone()),
+        csrf_hash: String::new(),
+        created_at: now,
+        expires_at: now.plus_seconds(LOGIN_REQUEST_TTL),
+    };
+    tx.insert(&request).await?;
+    let secure = issuer.url.starts_with("https://");
     let cookie =
         session::set_cookie(session::LOGIN_COOKIE, &request.id, &issuer_path(issuer), secure, Some(LOGIN_REQUEST_TTL));
     Ok(Outcome::Redirect {
@@ -263,14 +299,34 @@ pub async fn is_assigned(tx: &mut Tx, app: &Application, user: &User) -> Result<
     Ok(groups.iter().any(|g| app.assigned_groups.contains(g)))
 }
 
-/// The end of a successful sign-in: checks the user may use the app, issues
-/// a single-use code and redirects back to the client.
+/// Whether the user must still approve scopes of `params` for `app`: admin
+/// and SCIM scopes not yet remembered, or any of them under `prompt=consent`.
+/// First-party GLOBAL apps never ask.
+async fn consent_missing(
+    tx: &mut Tx,
+    app: &Application,
+    user: &User,
+    params: &AuthorizeParams,
+) -> Result<bool, StoreError> {
+    if !params.scope.iter().any(|s| needs_consent(s)) || (app.first_party && app.scope == AppScope::Global) {
+        return Ok(false);
+    }
+    if params.prompt.as_deref().is_some_and(|p| p.split_whitespace().any(|v| v == "consent")) {
+        return Ok(true);
+    }
+    Ok(!tx.consent_of(&user.id, &app.id).await?.is_some_and(|c| c.covers(&params.scope)))
+}
+
+/// The end of a successful sign-in: checks the user may use the app and has
+/// approved what it asks for (`consented`: approved just now), issues a
+/// single-use code and redirects back to the client.
 pub async fn complete(
     tx: &mut Tx,
     issuer: &Issuer,
     app: &Application,
     params: &AuthorizeParams,
     session: &Session,
+    consented: bool,
     now: Timestamp,
 ) -> Result<Outcome, StoreError> {
     let user: User = tx.get(&session.user_id).await?;
@@ -286,6 +342,18 @@ pub async fn complete(
             "the user is not assigned to this application",
             state,
         ));
+    }
+    if !consented && consent_missing(tx, app, &user, params).await? {
+        if params.prompt.as_deref() == Some("none") {
+            return Ok(error_redirect(
+                &params.redirect_uri,
+                issuer,
+                "consent_required",
+                "the user has not approved the requested scopes",
+                state,
+            ));
+        }
+        return ask_consent(tx, issuer, app, params, session, now).await;
     }
     let code = secret::generate("skc_");
     let row = AuthorizationCode {

@@ -1,13 +1,11 @@
-//! Access tokens presented to our own endpoints (userinfo, introspection):
-//! signature by a published key with its own algorithm, `typ: at+jwt`, the
-//! time window, the issuer, and not revoked.
-
-use serde_json::Value;
+//! Bearer tokens presented to an issuer's own endpoints (userinfo,
+//! introspection, revocation): RFC 6750 parsing and errors around the one
+//! verifier.
 
 use crate::app::Services;
-use crate::store::Scope;
 
 use super::Issuer;
+use super::verifier::{ExpectedIssuer, TokenError, VerifiedToken, verify_access_token};
 
 /// RFC 6750 §3.1 errors.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,28 +17,12 @@ pub enum BearerError {
     Server,
 }
 
-/// The claims of a valid, unrevoked access token issued by `issuer`.
-pub async fn check(svc: &Services, issuer: &Issuer, token: &str) -> Result<Value, BearerError> {
-    let claims = svc
-        .keys
-        .verify(token, "at+jwt", svc.clock.now())
-        .map_err(|_| BearerError::InvalidToken("the access token is invalid or expired"))?;
-    if claims.get("iss").and_then(Value::as_str) != Some(issuer.url.as_str()) {
-        return Err(BearerError::InvalidToken("the access token was issued by another issuer"));
-    }
-    let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
-    let revoked = async {
-        let mut tx = svc.store.read(Scope::Platform).await?;
-        let r = tx.is_jti_revoked(jti).await;
-        tx.commit().await?;
-        r
-    }
-    .await
-    .map_err(|_| BearerError::Server)?;
-    if revoked {
-        return Err(BearerError::InvalidToken("the access token was revoked"));
-    }
-    Ok(claims)
+/// A valid access token issued by `issuer` (see `verifier` for every check).
+pub async fn check(svc: &Services, issuer: &Issuer, token: &str) -> Result<VerifiedToken, BearerError> {
+    verify_access_token(svc, token, ExpectedIssuer::Exactly(&issuer.url)).await.map_err(|e| match e {
+        TokenError::Invalid(d) => BearerError::InvalidToken(d),
+        TokenError::Server => BearerError::Server,
+    })
 }
 
 /// The token of `Authorization: Bearer …`, or of a form `access_token`

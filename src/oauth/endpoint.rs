@@ -73,7 +73,9 @@ pub async fn token(
 }
 
 /// `aud` from `audience` / `resource`: each must name the `client_id` of an
-/// application served by the same issuer (RFC 8707 `invalid_target` otherwise).
+/// application of the caller's own tenant, or of one that lists the caller
+/// in `accept_audience_from` (RFC 8707 `invalid_target` otherwise), so no
+/// client mints tokens for another tenant's resource server uninvited.
 pub async fn resolve_audience(req: &GrantRequest<'_>) -> Result<Vec<String>, OAuthError> {
     let mut names: Vec<&str> = req.params("audience");
     names.extend(req.params("resource"));
@@ -87,7 +89,7 @@ pub async fn resolve_audience(req: &GrantRequest<'_>) -> Result<Vec<String>, OAu
     let mut out = Vec::new();
     for name in names {
         match tx.app_by_client_id(name).await {
-            Ok(target) if req.issuer.serves(&target) => {
+            Ok(target) if accepts_audience(req.app, &target) => {
                 if !out.contains(&target.client_id) {
                     out.push(target.client_id);
                 }
@@ -100,4 +102,11 @@ pub async fn resolve_audience(req: &GrantRequest<'_>) -> Result<Vec<String>, OAu
     }
     tx.commit().await?;
     Ok(out)
+}
+
+/// Whether `caller` may name `target` as an audience.
+fn accepts_audience(caller: &Application, target: &Application) -> bool {
+    target.id == caller.id
+        || (caller.tenant_id.is_some() && target.tenant_id == caller.tenant_id)
+        || target.accept_audience_from.iter().any(|c| c == &caller.client_id)
 }

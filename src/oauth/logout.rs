@@ -2,6 +2,8 @@
 //! browser's SSO session for the issuer and, when the client names a
 //! `post_logout_redirect_uri` that equals one of its `logout_uris`, sends the
 //! browser back there with `state`. Anything else shows the signed-out page.
+//! The refresh tokens the session issued are revoked with it, except
+//! `offline_access` ones, which exist to outlive the session.
 
 use serde_json::Value;
 
@@ -68,6 +70,7 @@ pub async fn logout(
         match tx.live_session(&secret::hash(value), now).await {
             Ok(s) => {
                 tx.end_session(&s.id, now).await?;
+                tx.revoke_session_refresh(&s.id, now, now.plus_seconds(86_400)).await?;
                 tracing::info!(target: "audit", action = "logout", tenant_id = %s.tenant_id, "session ended");
             }
             Err(StoreError::NotFound) => {}

@@ -16,6 +16,7 @@ pub mod revoke;
 pub mod tokens;
 pub mod user_claims;
 pub mod userinfo;
+pub mod verifier;
 
 pub use error::OAuthError;
 pub use issuer::Issuer;

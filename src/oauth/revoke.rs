@@ -27,9 +27,10 @@ pub async fn revoke(svc: &Services, issuer: &Issuer, caller: &Application, token
         tx.commit().await?;
         return Ok(());
     }
-    if let Ok(claims) = bearer::check(svc, issuer, token).await
-        && claims.get("client_id").and_then(Value::as_str) == Some(caller.client_id.as_str())
+    if let Ok(verified) = bearer::check(svc, issuer, token).await
+        && verified.app.id == caller.id
     {
+        let claims = verified.claims;
         let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
         let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or_default();
         let until = now.plus_seconds((exp - now.unix_seconds()).max(0) + 60);

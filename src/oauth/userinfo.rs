@@ -1,45 +1,33 @@
 //! `/oauth/userinfo` (OIDC Core §5.3): the claims the token's scopes release,
-//! for an active user, read fresh from the store.
+//! for the active user the verifier found, with groups read fresh.
 
 use serde_json::{Value, json};
 
 use crate::app::Services;
-use crate::domain::user::{User, UserStatus};
-use crate::store::{Scope, StoreError};
+use crate::store::Scope;
 
 use super::bearer::BearerError;
 use super::user_claims::{groups_and_roles, standard_claims};
+use super::verifier::VerifiedToken;
 
 /// The claims for the user of an access token already verified by
 /// `bearer::check` (the caller needs its `client_id` for CORS too).
-pub async fn userinfo(svc: &Services, claims: &Value) -> Result<Value, BearerError> {
-    let scopes: Vec<String> =
-        claims.get("scope").and_then(Value::as_str).unwrap_or_default().split_whitespace().map(str::to_owned).collect();
-    if !scopes.iter().any(|s| s == "openid") {
+pub async fn userinfo(svc: &Services, token: &VerifiedToken) -> Result<Value, BearerError> {
+    if !token.has_scope("openid") {
         return Err(BearerError::InsufficientScope("the openid scope is required"));
     }
-    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
-    let tenant = claims.get("tenant_id").and_then(Value::as_str).unwrap_or_default();
-    if !sub.starts_with("usr_") {
+    let Some(user) = &token.user else {
         return Err(BearerError::InvalidToken("the access token has no user"));
-    }
-    let found = async {
-        let mut tx = svc.store.read(Scope::Tenant(tenant.to_owned())).await?;
-        let user: User = tx.get(sub).await?;
-        let (groups, _) = groups_and_roles(&mut tx, &user).await?;
-        tx.commit().await?;
-        Ok::<_, StoreError>((user, groups))
-    }
-    .await;
-    let (user, groups) = match found {
-        Ok(v) => v,
-        Err(StoreError::NotFound) => return Err(BearerError::InvalidToken("the user no longer exists")),
-        Err(_) => return Err(BearerError::Server),
     };
-    if user.status != UserStatus::Active {
-        return Err(BearerError::InvalidToken("the account is not active"));
+    let groups = async {
+        let mut tx = svc.store.read(Scope::Tenant(user.tenant_id.clone())).await?;
+        let (groups, _) = groups_and_roles(&mut tx, user).await?;
+        tx.commit().await?;
+        Ok::<_, crate::store::StoreError>(groups)
     }
-    let mut out = standard_claims(&user, &scopes, &groups);
+    .await
+    .map_err(|_| BearerError::Server)?;
+    let mut out = standard_claims(user, &token.scopes, &groups);
     out.insert("sub".into(), json!(user.id));
     Ok(Value::Object(out))
 }

@@ -1,14 +1,14 @@
 //! Who may call a tenant's SCIM endpoints: a SCIM token of that tenant
-//! (hash lookup, expiry) or an access token with `scim:read` / `scim:write`
-//! whose application's authority covers the tenant. Anything else is 401 in
-//! the SCIM error schema.
-
-use serde_json::Value;
+//! (hash lookup, expiry) or an access token (checked by the one verifier)
+//! with `scim:read` / `scim:write` whose authority — the app's, cut by the
+//! user's roles for a user token — covers the tenant. Anything else is 401
+//! in the SCIM error schema.
 
 use crate::admin::authz::{ActorKind, Principal};
 use crate::app::Services;
 use crate::authn::secret;
 use crate::domain::tenant::Tenant;
+use crate::oauth::verifier::{ExpectedIssuer, TokenError, verify_access_token};
 use crate::store::{Scope, StoreError};
 
 pub struct ScimCaller {
@@ -65,37 +65,37 @@ pub async fn authenticate(
             Err(e) => return Err(e.into()),
         }
     } else {
-        let claims = svc.keys.verify(token, "at+jwt", now).map_err(|_| ScimAuthError::Unauthenticated)?;
-        let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
-        if tx.is_jti_revoked(jti).await? {
-            return Err(ScimAuthError::Unauthenticated);
-        }
-        let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or_default();
-        let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
-        let scopes: Vec<&str> =
-            claims.get("scope").and_then(Value::as_str).unwrap_or_default().split_whitespace().collect();
-        let app = match tx.app_by_client_id(client_id).await {
-            Ok(a) if a.client_id == sub => a,
-            Ok(_) | Err(StoreError::NotFound) => return Err(ScimAuthError::Unauthenticated),
-            Err(e) => return Err(e.into()),
-        };
-        let admin = Principal::for_application(&app, &[]).ok_or(ScimAuthError::Forbidden)?;
-        if !admin.authority.contains(Some(&tenant.partner_id), Some(&tenant.id)) {
-            return Err(ScimAuthError::Forbidden);
-        }
-        let can_write = scopes.contains(&"scim:write");
-        let can_read = can_write || scopes.contains(&"scim:read");
-        if !can_read {
-            return Err(ScimAuthError::Forbidden);
-        }
-        Principal {
-            kind: ActorKind::Application,
-            id: app.id,
-            authority: Scope::Tenant(tenant.id.clone()),
-            can_read,
-            can_write,
-        }
+        tx.commit().await?;
+        return access_token_caller(svc, tenant, token).await;
     };
     tx.commit().await?;
+    Ok(ScimCaller { tenant, principal })
+}
+
+async fn access_token_caller(svc: &Services, tenant: Tenant, token: &str) -> Result<ScimCaller, ScimAuthError> {
+    let base = svc.base_url();
+    let verified = verify_access_token(svc, token, ExpectedIssuer::AnyOf(&base)).await.map_err(|e| match e {
+        TokenError::Invalid(_) => ScimAuthError::Unauthenticated,
+        TokenError::Server => ScimAuthError::Server,
+    })?;
+    let can_write = verified.has_scope("scim:write");
+    let can_read = can_write || verified.has_scope("scim:read");
+    if !can_read {
+        return Err(ScimAuthError::Forbidden);
+    }
+    let principal = match &verified.user {
+        Some(user) => {
+            let mut tx = svc.store.read(Scope::Platform).await?;
+            let roles = tx.roles_of_user(&user.id).await?;
+            tx.commit().await?;
+            Principal::for_user(&user.id, &roles, &verified.app, &[])
+        }
+        None => Principal::for_application(&verified.app, &[]),
+    }
+    .ok_or(ScimAuthError::Forbidden)?;
+    if !principal.authority.contains(Some(&tenant.partner_id), Some(&tenant.id)) {
+        return Err(ScimAuthError::Forbidden);
+    }
+    let principal = Principal { authority: Scope::Tenant(tenant.id.clone()), can_read, can_write, ..principal };
     Ok(ScimCaller { tenant, principal })
 }

@@ -9,6 +9,7 @@ mod support;
 mod admin_authz;
 mod admin_input;
 mod admin_resources;
+mod authority;
 mod oauth_client_credentials;
 mod oidc_flow;
 mod oidc_rp;

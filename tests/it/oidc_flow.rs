@@ -577,7 +577,7 @@ async fn login_defences(s: TestServer) {
     assert!(r.body.contains("The username or password is incorrect."));
     // After the lock expires the password works again.
     let mut tx = s.svc.store.write(scaikey::store::Scope::Platform).await.unwrap();
-    tx.set_lockout_state(f.user["id"].as_str().unwrap(), 0, None).await.unwrap();
+    tx.clear_lockout(f.user["id"].as_str().unwrap()).await.unwrap();
     tx.commit().await.unwrap();
     let r = sign_in(
         &mut Browser::new(),

@@ -88,7 +88,9 @@ fn rp_config(f: &Fixture, app: &Value) -> Value {
 }
 
 /// Everything `rp.mjs` reports, checked the same way for every client type.
-fn assert_rp_flow(r: &Value, f: &Fixture, client_id: &str, alg: &str) {
+/// `foreign_introspector`: introspection ran as another client of the tenant,
+/// which neither obtained the token nor is in its `aud`, so sees nothing.
+fn assert_rp_flow(r: &Value, f: &Fixture, client_id: &str, alg: &str, foreign_introspector: bool) {
     let issuer = f.issuer.as_str();
     let user_id = f.user["id"].as_str().unwrap();
     let tenant_id = f.tenant["id"].as_str().unwrap();
@@ -142,11 +144,16 @@ fn assert_rp_flow(r: &Value, f: &Fixture, client_id: &str, alg: &str) {
 
     // Introspection and revocation.
     let ins = &r["introspection"];
-    assert_eq!(ins["before"]["active"], true, "{ins}");
-    assert_eq!(ins["before"]["sub"], user_id);
-    assert_eq!(ins["before"]["client_id"], client_id);
-    assert_eq!(ins["refresh_before"]["active"], true);
-    assert_eq!(ins["refresh_before"]["token_type"], "refresh_token");
+    if foreign_introspector {
+        assert_eq!(ins["before"], json!({"active": false}), "{ins}");
+        assert_eq!(ins["refresh_before"], json!({"active": false}), "{ins}");
+    } else {
+        assert_eq!(ins["before"]["active"], true, "{ins}");
+        assert_eq!(ins["before"]["sub"], user_id);
+        assert_eq!(ins["before"]["client_id"], client_id);
+        assert_eq!(ins["refresh_before"]["active"], true);
+        assert_eq!(ins["refresh_before"]["token_type"], "refresh_token");
+    }
     assert_eq!(ins["after_revocation"], json!({"active": false}));
     assert_eq!(r["revocation"]["userinfo_after"]["error"], "invalid_token", "{}", r["revocation"]);
     assert_eq!(r["revocation"]["unknown_token_ok"], true);
@@ -169,15 +176,34 @@ async fn openid_client_web_app(s: TestServer) {
     let r = node_peer("rp.mjs", &rp_config(&f, &web)).await;
     assert_eq!(r["client_type"], "confidential");
     assert_eq!(r["introspection"]["by"], "self");
-    assert_rp_flow(&r, &f, web["client_id"].as_str().unwrap(), "RS256");
+    assert_rp_flow(&r, &f, web["client_id"].as_str().unwrap(), "RS256", false);
 }
 both!(openid_client_web_app);
+
+/// A PARTNER app is served by every tenant issuer of its partner: a user of
+/// one of those tenants signs in through it like through a TENANT app.
+async fn openid_client_partner_web_app(s: TestServer) {
+    let f = fixture(&s, "msp-client").await;
+    let web = s
+        .create(
+            "/applications",
+            json!({"scope": "PARTNER", "partner_id": f.tenant["partner_id"], "type": "WEB", "name": "msp portal",
+                   "grant_types": ["authorization_code", "refresh_token"], "redirect_uris": [REDIRECT_URI],
+                   "logout_uris": [LOGOUT_URI], "allowed_scopes": ["openid", "profile", "email", "groups", "offline_access"]}),
+        )
+        .await;
+    let r = node_peer("rp.mjs", &rp_config(&f, &web)).await;
+    assert_eq!(r["client_type"], "confidential");
+    assert_rp_flow(&r, &f, web["client_id"].as_str().unwrap(), "RS256", false);
+}
+both!(openid_client_partner_web_app);
 
 async fn openid_client_spa(s: TestServer) {
     let f = fixture(&s, "spa").await;
     let spa = app(&s, &f, "SPA", "dashboard", json!({"token_signing_alg": "ES256"})).await;
     assert!(spa.get("client_secret").is_none_or(Value::is_null), "an SPA has no secret: {spa}");
-    // Introspection needs a confidential client: a second app of the tenant.
+    // Introspection needs a confidential client: a second app of the tenant,
+    // which is neither the token's client nor its audience, so sees nothing.
     let backend = app(&s, &f, "WEB", "dashboard backend", json!({})).await;
     let mut cfg = rp_config(&f, &spa);
     cfg["id_token_alg"] = json!("ES256");
@@ -187,7 +213,7 @@ async fn openid_client_spa(s: TestServer) {
     assert_eq!(r["introspection"]["by"], "introspector");
     // RFC 6749 §5.2: invalid_client as 401 with a Basic challenge.
     assert_eq!(r["revocation"]["public_introspection"]["status"], 401, "{}", r["revocation"]);
-    assert_rp_flow(&r, &f, spa["client_id"].as_str().unwrap(), "ES256");
+    assert_rp_flow(&r, &f, spa["client_id"].as_str().unwrap(), "ES256", true);
 }
 both!(openid_client_spa);
 
@@ -201,7 +227,7 @@ async fn openid_client_secret_post_and_eddsa() {
     cfg["auth_method"] = json!("client_secret_post");
     cfg["id_token_alg"] = json!("EdDSA");
     let r = node_peer("rp.mjs", &cfg).await;
-    assert_rp_flow(&r, &f, web["client_id"].as_str().unwrap(), "EdDSA");
+    assert_rp_flow(&r, &f, web["client_id"].as_str().unwrap(), "EdDSA", false);
 }
 
 fn artifact_dir() -> PathBuf {

@@ -62,6 +62,7 @@ pub fn login(page: &LoginPage, status: u16) -> Response {
             app_name => page.app_name,
             ask_tenant => page.ask_tenant,
             tenant_slug => page.tenant_slug,
+            scopes => page.scopes,
             primary_color => brand_color(&page.branding),
             logo_url => page.branding.logo_url,
             request_ref => request_id::current(),
@@ -105,6 +106,7 @@ mod tests {
             branding: Branding { primary_color: Some("#112233".into()), ..Default::default() },
             ask_tenant: false,
             tenant_slug: None,
+            scopes: vec![],
         };
         let r = login(&page, 200);
         assert_eq!(r.status(), StatusCode::OK);
@@ -113,6 +115,10 @@ mod tests {
         assert!(html.contains("name=\"csrf_token\" value=\"tok\""));
         assert!(html.contains("&lt;script&gt;") && !html.contains("<script>alert"));
         assert!(html.contains("#112233"));
+        let consent = LoginPage { step: LoginStep::Consent, scopes: vec!["admin:write".into()], ..page };
+        let body = axum::body::to_bytes(login(&consent, 200).into_body(), 1 << 20).await.unwrap();
+        let html = String::from_utf8(body.to_vec()).unwrap();
+        assert!(html.contains("Wiki") && html.contains("admin:write") && html.contains("value=\"allow\""));
         let m = message(400, "Sign-in failed", "bad <b>", "Acme", None);
         assert_eq!(m.status(), StatusCode::BAD_REQUEST);
     }

@@ -1,8 +1,10 @@
 //! `refresh_token` (RFC 6749 §6) with rotation: every use returns a new
 //! refresh token of the same family and retires the old one; presenting a
 //! retired token again means it was copied, so the whole family is revoked
-//! (OAuth 2.0 Security BCP §4.14). A refresh re-reads the user, so
-//! suspension and group changes take effect at the next refresh.
+//! (OAuth 2.0 Security BCP §4.14). A refresh follows the present: it
+//! re-reads the user (suspension, group changes), the app's assignments
+//! (a user removed from `assigned_users`/`assigned_groups` gets
+//! `invalid_grant`) and the app's `allowed_scopes` (scopes the app lost are cut).
 
 use crate::authn::secret;
 use crate::domain::Timestamp;
@@ -110,7 +112,21 @@ impl Grant for RefreshTokenGrant {
                 tx.commit().await?;
                 return Err(invalid_grant("the account is not active"));
             }
-            let granted: Vec<String> = row.scope.split_whitespace().map(str::to_owned).collect();
+            if !crate::oauth::authorize::is_assigned(&mut tx, req.app, &user).await? {
+                tx.revoke_family(&row.family_id, req.now, req.now.plus_seconds(86_400)).await?;
+                tx.commit().await?;
+                return Err(invalid_grant("the user is no longer assigned to this application"));
+            }
+            // What the app may still be granted today, not what it could then.
+            let granted: Vec<String> = row
+                .scope
+                .split_whitespace()
+                .filter(|s| req.app.allowed_scopes.iter().any(|a| a == s))
+                .map(str::to_owned)
+                .collect();
+            if granted.is_empty() {
+                return Err(invalid_grant("the application no longer allows the granted scopes"));
+            }
             let scopes = match req.param("scope") {
                 None => granted.clone(),
                 Some(s) => {

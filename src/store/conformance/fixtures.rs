@@ -124,6 +124,8 @@ pub fn app(t: &Tenant) -> Application {
         assigned_groups: vec![],
         created_at: now(),
         updated_at: now(),
+        first_party: false,
+        accept_audience_from: vec![],
     }
 }
 

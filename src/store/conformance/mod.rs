@@ -7,7 +7,7 @@
 
 mod cases;
 mod concurrency;
-mod fixtures;
+pub(crate) mod fixtures;
 
 use std::future::Future;
 use std::pin::Pin;

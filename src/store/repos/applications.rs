@@ -31,6 +31,8 @@ impl Entity for Application {
         "assigned_groups",
         "created_at",
         "updated_at",
+        "first_party",
+        "accept_audience_from",
     ];
     fn id(&self) -> &str {
         &self.id
@@ -60,6 +62,8 @@ impl Entity for Application {
             json(&self.assigned_groups),
             self.created_at.into(),
             self.updated_at.into(),
+            self.first_party.into(),
+            json(&self.accept_audience_from),
         ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
@@ -68,6 +72,13 @@ impl Entity for Application {
 }
 
 impl Tx {
+    /// An application by id whatever the transaction's scope. A PARTNER app
+    /// has no tenant yet serves every tenant issuer of its partner, so a
+    /// tenant-scoped login cannot see it; callers must check `Issuer::serves`.
+    pub async fn app_by_id_any_scope(&mut self, id: &str) -> Result<Application, StoreError> {
+        self.fetch_one("SELECT * FROM applications WHERE id = $1", vec![Arg::from(id)]).await
+    }
+
     /// The application a `client_id` names, within the scope.
     pub async fn app_by_client_id(&mut self, client_id: &str) -> Result<Application, StoreError> {
         let mut args = vec![Arg::from(client_id)];

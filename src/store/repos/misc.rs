@@ -1,7 +1,8 @@
-//! The small aggregates: MCP agents, role assignments, SCIM tokens, signing keys.
+//! The small aggregates: MCP agents, role assignments, consents, SCIM tokens, signing keys.
 
 use crate::domain::Timestamp;
 use crate::domain::agent::McpAgent;
+use crate::domain::consent::Consent;
 use crate::domain::role::RoleAssignment;
 use crate::domain::scim_token::ScimToken;
 use crate::domain::signing_key::SigningKey;
@@ -66,6 +67,31 @@ impl Entity for RoleAssignment {
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (self.partner_id.as_deref(), self.tenant_id.as_deref())
+    }
+}
+
+impl Entity for Consent {
+    const TABLE: &'static str = "consents";
+    const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
+    const COLUMNS: &'static [&'static str] =
+        &["id", "tenant_id", "partner_id", "user_id", "app_id", "scopes", "created_at", "updated_at"];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn values(&self) -> Vec<Arg> {
+        vec![
+            (&self.id).into(),
+            (&self.tenant_id).into(),
+            (&self.partner_id).into(),
+            (&self.user_id).into(),
+            (&self.app_id).into(),
+            json(&self.scopes),
+            self.created_at.into(),
+            self.updated_at.into(),
+        ]
+    }
+    fn owner(&self) -> (Option<&str>, Option<&str>) {
+        (Some(&self.partner_id), Some(&self.tenant_id))
     }
 }
 
@@ -136,6 +162,22 @@ impl Tx {
         let scope = self.scope().predicate(RoleAssignment::SCOPE, &mut args);
         let sql = format!("SELECT * FROM role_assignments WHERE user_id = $1 AND {scope} ORDER BY id");
         self.fetch_all(&sql, args).await
+    }
+
+    /// Every role a user holds, whatever the transaction's scope: the
+    /// wider-admin check must see roles beyond the caller's own to refuse
+    /// acting on their holders. Never shown to the caller.
+    pub async fn all_roles_of_user(&mut self, user_id: &str) -> Result<Vec<RoleAssignment>, StoreError> {
+        let sql = "SELECT * FROM role_assignments WHERE user_id = $1 ORDER BY id";
+        self.fetch_all(sql, vec![Arg::from(user_id)]).await
+    }
+
+    /// The consent a user gave an application, if any.
+    pub async fn consent_of(&mut self, user_id: &str, app_id: &str) -> Result<Option<Consent>, StoreError> {
+        let mut args = vec![Arg::from(user_id), Arg::from(app_id)];
+        let scope = self.scope().predicate(Consent::SCOPE, &mut args);
+        let sql = format!("SELECT * FROM consents WHERE user_id = $1 AND app_id = $2 AND {scope}");
+        self.fetch_optional(&sql, args).await
     }
 
     /// The SCIM token whose hash is `hash`, if not expired.

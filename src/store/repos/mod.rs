@@ -11,3 +11,5 @@ pub mod oidc;
 pub mod partners;
 pub mod scim;
 pub mod users;
+
+pub use users::PasswordHistoryRow;

@@ -243,6 +243,29 @@ impl Tx {
         Ok(())
     }
 
+    /// Revokes the refresh tokens an SSO session issued, and their access
+    /// tokens, at RP-initiated logout. `offline_access` tokens outlive the
+    /// session by design (OIDC Core §11) and are kept.
+    pub async fn revoke_session_refresh(
+        &mut self,
+        session_id: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<(), StoreError> {
+        let online = "session_id = $1 AND revoked_at IS NULL AND (' ' || scope || ' ') NOT LIKE '% offline_access %'";
+        let mut args = vec![Arg::from(session_id), Arg::from(until)];
+        let scope = self.scope().predicate(RefreshToken::SCOPE, &mut args);
+        let sql = format!(
+            "INSERT INTO revoked_tokens (jti, expires_at) SELECT access_jti, $2 FROM refresh_tokens \
+             WHERE {online} AND access_jti IS NOT NULL AND {scope} ON CONFLICT (jti) DO NOTHING"
+        );
+        self.execute(&sql, args).await?;
+        let mut args = vec![Arg::from(session_id), Arg::from(now)];
+        let scope = self.scope().predicate(RefreshToken::SCOPE, &mut args);
+        self.execute(&format!("UPDATE refresh_tokens SET revoked_at = $2 WHERE {online} AND {scope}"), args).await?;
+        Ok(())
+    }
+
     /// Families started from one authorization code (revoked when it is replayed).
     pub async fn families_of_code(&mut self, code_id: &str) -> Result<Vec<String>, StoreError> {
         #[derive(sqlx::FromRow)]
@@ -281,17 +304,43 @@ impl Tx {
         Ok((l.failed_logins, l.locked_until))
     }
 
-    pub async fn set_lockout_state(
-        &mut self,
-        user_id: &str,
-        failed: i64,
-        locked_until: Option<Timestamp>,
-    ) -> Result<(), StoreError> {
-        let mut args = vec![Arg::from(user_id), Arg::from(failed), Arg::from(locked_until)];
+    /// Clears the failure count after a successful sign-in.
+    pub async fn clear_lockout(&mut self, user_id: &str) -> Result<(), StoreError> {
+        let mut args = vec![Arg::from(user_id)];
         let scope = self.scope().predicate(ScopeCols::TENANT_OWNED, &mut args);
-        let sql = format!("UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1 AND {scope}");
+        let sql = format!("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1 AND {scope}");
         self.execute(&sql, args).await?;
         Ok(())
+    }
+
+    /// Counts one failed sign-in in a single statement, so parallel failures
+    /// cannot read the same count: the failure that reaches `threshold`
+    /// locks the account until `now + duration`; failures while it is locked
+    /// are not counted. Returns whether this failure locked it.
+    pub async fn record_login_failure(
+        &mut self,
+        user_id: &str,
+        policy: &crate::domain::settings::Lockout,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Locked {
+            locked_until: Option<Timestamp>,
+        }
+        let until = now.plus_seconds(i64::from(policy.duration));
+        let threshold = i64::from(policy.threshold);
+        let mut args = vec![Arg::from(user_id), Arg::from(now), Arg::from(threshold), Arg::from(until)];
+        let scope = self.scope().predicate(ScopeCols::TENANT_OWNED, &mut args);
+        let reaches = "$3 > 0 AND failed_logins + 1 >= $3";
+        let sql = format!(
+            "UPDATE users SET \
+               locked_until = CASE WHEN {reaches} THEN $4 ELSE NULL END, \
+               failed_logins = CASE WHEN {reaches} THEN 0 ELSE failed_logins + 1 END \
+             WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) AND {scope} \
+             RETURNING locked_until"
+        );
+        let row: Option<Locked> = self.fetch_optional(&sql, args).await?;
+        Ok(row.is_some_and(|r| r.locked_until.is_some()))
     }
 
     /// Deletes expired login requests, codes, sessions, refresh tokens and revocations.

@@ -109,7 +109,55 @@ impl Entity for UserIdentity {
     }
 }
 
+/// A replaced password hash, kept for the tenant policy's `history`.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct PasswordHistoryRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub partner_id: String,
+    pub user_id: String,
+    pub password_hash: String,
+    pub created_at: Timestamp,
+}
+
+impl Entity for PasswordHistoryRow {
+    const TABLE: &'static str = "password_history";
+    const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
+    const COLUMNS: &'static [&'static str] =
+        &["id", "tenant_id", "partner_id", "user_id", "password_hash", "created_at"];
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn values(&self) -> Vec<Arg> {
+        vec![
+            (&self.id).into(),
+            (&self.tenant_id).into(),
+            (&self.partner_id).into(),
+            (&self.user_id).into(),
+            (&self.password_hash).into(),
+            self.created_at.into(),
+        ]
+    }
+    fn owner(&self) -> (Option<&str>, Option<&str>) {
+        (Some(&self.partner_id), Some(&self.tenant_id))
+    }
+}
+
 impl Tx {
+    /// The `limit` most recently replaced password hashes of a user.
+    pub async fn password_history(&mut self, user_id: &str, limit: i64) -> Result<Vec<String>, StoreError> {
+        if limit <= 0 {
+            return Ok(Vec::new());
+        }
+        let mut args = vec![Arg::from(user_id), Arg::from(limit)];
+        let scope = self.scope().predicate(PasswordHistoryRow::SCOPE, &mut args);
+        let sql = format!(
+            "SELECT * FROM password_history WHERE user_id = $1 AND {scope} ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        let rows: Vec<PasswordHistoryRow> = self.fetch_all(&sql, args).await?;
+        Ok(rows.into_iter().map(|r| r.password_hash).collect())
+    }
+
     /// A user by user name, case-insensitively, within one tenant of the scope.
     pub async fn user_by_name(&mut self, tenant_id: &str, user_name: &str) -> Result<User, StoreError> {
         let mut args = vec![Arg::from(tenant_id), Arg::from(user_name.to_lowercase())];
