@@ -318,6 +318,15 @@ async fn user_tokens_are_bounded_by_app_and_consent(s: TestServer) {
     let boss_at = tokens["access_token"].as_str().unwrap().to_owned();
     let (status, _) = s.call(&boss_at, Method::GET, "/users", None).await;
     assert_eq!(status, StatusCode::OK);
+    // A tenant admin's user token cannot touch the super admin, but manages plain users.
+    let plain = user(&s, &t, "plain").await;
+    let body = json!({"password": "an attacker's new password"});
+    let (status, v) = s.call(&boss_at, Method::PATCH, &format!("/users/{}", id(&root)), Some(body.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    let (status, _) = s.call(&boss_at, Method::DELETE, &format!("/users/{}", id(&root)), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, v) = s.call(&boss_at, Method::PATCH, &format!("/users/{}", id(&plain)), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
     let (status, _) =
         s.admin(Method::PATCH, &format!("/users/{}", id(&boss)), Some(json!({"status": "suspended"}))).await;
     assert_eq!(status, StatusCode::OK);
