@@ -44,6 +44,7 @@ impl Services {
             .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
         let store = Store::connect(&config.database_url()).await?;
         store.migrate().await?;
+        crate::directory::rekey::run(&store, clock.now()).await?;
         let sealer = match &config.master_key {
             Some(k) => Sealer::from_base64(k)?,
             None => Sealer::from_key_file(&config.data_dir.join("master.key"))?,

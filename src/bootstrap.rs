@@ -49,8 +49,8 @@ pub async fn is_empty(svc: &Services) -> Result<bool, AdminError> {
 
 pub async fn run(svc: &Services, password: Option<String>) -> Result<BootstrapOutput, AdminError> {
     let principal = Principal {
-        kind: ActorKind::User,
-        id: "system".into(),
+        kind: ActorKind::System,
+        id: "bootstrap".into(),
         authority: Scope::Platform,
         can_read: true,
         can_write: true,

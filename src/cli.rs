@@ -76,7 +76,15 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Migrate => {
             let store = crate::store::Store::connect(&config.database_url()).await?;
             store.migrate().await?;
+            let report = crate::directory::rekey::run(&store, crate::clock::Clock::now(&SystemClock)).await?;
             eprintln!("migrations applied to the {} database", store.backend());
+            if let Some(c) = report.get("collisions").and_then(|c| c.as_array()).filter(|c| !c.is_empty()) {
+                eprintln!(
+                    "{} names collide after normalization and were left apart: {}",
+                    c.len(),
+                    serde_json::Value::Array(c.clone())
+                );
+            }
         }
         Command::Bootstrap { json } => {
             let password = config.bootstrap_admin_password.clone();

@@ -10,6 +10,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod directory;
 pub mod domain;
 pub mod http;
 pub mod ids;

@@ -14,7 +14,7 @@ use crate::domain::user::User;
 use crate::ids::new_client_id;
 use crate::store::{Scope, StoreError, Tx};
 
-use super::{AdminError, Created, Ctx, Listed, Resource, check_limit, lock_tenant, must_exist, tenant_in_scope};
+use super::{AdminError, Created, Ctx, Listed, Simple, check_limit, lock_tenant, must_exist, tenant_in_scope};
 
 impl Listed for Application {
     const PATH: &'static str = "applications";
@@ -38,7 +38,7 @@ async fn check_assignments(tx: &mut Tx, app: &Application) -> Result<(), AdminEr
     Ok(())
 }
 
-impl Resource for Application {
+impl Simple for Application {
     type Create = NewApplication;
     type Patch = ApplicationPatch;
 
@@ -190,7 +190,6 @@ pub async fn rotate_secret(ctx: &Ctx<'_>, id: &str) -> Result<Value, AdminError>
             action.clone(),
             ("application", &app.id),
             (app.partner_id.as_deref(), app.tenant_id.as_deref()),
-            None,
         )
         .await?;
         tx.commit().await?;

@@ -95,6 +95,8 @@ pub enum ActorKind {
     Application,
     /// A tenant's SCIM bearer token (provisioning clients).
     ScimToken,
+    /// ScaiKey itself (bootstrap).
+    System,
 }
 
 impl ActorKind {
@@ -103,6 +105,7 @@ impl ActorKind {
             ActorKind::User => "user",
             ActorKind::Application => "application",
             ActorKind::ScimToken => "scim_token",
+            ActorKind::System => "system",
         }
     }
 }

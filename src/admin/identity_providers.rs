@@ -14,7 +14,7 @@ use crate::domain::validate::FieldError;
 use crate::keys::seal::Sealer;
 use crate::store::Tx;
 
-use super::{AdminError, Created, Ctx, Listed, Resource, tenant_in_scope};
+use super::{AdminError, Created, Ctx, Listed, Simple, tenant_in_scope};
 
 pub const REDACTED: &str = "********";
 
@@ -77,7 +77,7 @@ impl Listed for IdentityProvider {
     }
 }
 
-impl Resource for IdentityProvider {
+impl Simple for IdentityProvider {
     type Create = NewIdentityProvider;
     type Patch = IdentityProviderPatch;
 

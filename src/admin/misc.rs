@@ -15,7 +15,7 @@ use crate::domain::tenant::Tenant;
 use crate::domain::user::User;
 use crate::store::{Scope, StoreError, Tx};
 
-use super::{AdminError, Created, Ctx, Listed, Resource, must_exist, tenant_in_scope};
+use super::{AdminError, Created, Ctx, Listed, Simple, must_exist, tenant_in_scope};
 
 impl Listed for McpAgent {
     const PATH: &'static str = "mcp-agents";
@@ -23,7 +23,7 @@ impl Listed for McpAgent {
     const FILTERS: &'static [&'static str] = &["tenant_id", "user_id"];
 }
 
-impl Resource for McpAgent {
+impl Simple for McpAgent {
     type Create = NewMcpAgent;
     type Patch = McpAgentPatch;
 
@@ -80,7 +80,7 @@ impl Listed for RoleAssignment {
 #[serde(deny_unknown_fields)]
 pub struct NoPatch {}
 
-impl Resource for RoleAssignment {
+impl Simple for RoleAssignment {
     type Create = NewRoleAssignment;
     type Patch = NoPatch;
 
@@ -155,7 +155,7 @@ impl Listed for Consent {
 }
 
 /// Admins list and revoke consents; only users give them.
-impl Resource for Consent {
+impl Simple for Consent {
     type Create = NewConsent;
     type Patch = NoPatch;
 
@@ -173,7 +173,7 @@ impl Listed for ScimToken {
     const KIND: &'static str = "scim_token";
 }
 
-impl Resource for ScimToken {
+impl Simple for ScimToken {
     type Create = NewScimToken;
     type Patch = NoPatch;
 
@@ -252,7 +252,7 @@ pub async fn rotate_keys(ctx: &Ctx<'_>, input: RotateKeys) -> Result<Vec<Signing
         .map_err(|e| AdminError::Internal(e.to_string()))?;
     let mut tx = ctx.svc.store.write(Scope::Platform).await?;
     for k in &keys {
-        ctx.record(&mut tx, "signing_key.rotate".into(), ("signing_key", &k.id), (None, None), None).await?;
+        ctx.record(&mut tx, "signing_key.rotate".into(), ("signing_key", &k.id), (None, None)).await?;
     }
     tx.commit().await?;
     Ok(keys)

@@ -1,8 +1,10 @@
 //! The admin API's services, free of HTTP. Every resource implements
 //! `Resource`; the generic `list/get/create/update/delete` below own the steps
-//! every write shares — authorization, the scoped transaction, validation,
-//! the audit event and the change event written in the same transaction —
-//! so no resource can forget one.
+//! every write shares — authorization, the scoped transaction, the recorded
+//! refusal — so no resource can forget one. Users, groups, memberships and
+//! OUs write through `crate::directory`, which validates, audits and emits
+//! their change events in the same transaction; the other resources are
+//! `Simple` and the blanket impl stores and audits them.
 
 pub mod applications;
 pub mod authz;
@@ -20,7 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::app::Services;
 use crate::domain::Timestamp;
-use crate::domain::audit::{AuditEvent, ChangeEvent};
+use crate::domain::audit::AuditEvent;
 use crate::domain::validate::FieldError;
 use crate::ids::new_id;
 use crate::store::entity::Filter;
@@ -41,6 +43,9 @@ pub enum AdminError {
     Conflict { code: &'static str, message: &'static str },
     #[error("{message}")]
     Limit { code: &'static str, message: String },
+    /// The object changed since the caller read it (`If-Match`).
+    #[error("the object changed since it was read")]
+    Precondition,
     #[error("internal error")]
     Internal(String),
 }
@@ -122,20 +127,29 @@ impl Ctx<'_> {
         new_id(prefix, self.now)
     }
 
-    /// Appends the audit event and, where SPEC "Webhooks" names one, the change event.
+    /// The directory write path's view of this request.
+    pub fn writer(&self) -> crate::directory::Writer<'_> {
+        crate::directory::Writer {
+            actor: crate::directory::Actor::of(self.principal),
+            authority: self.principal.authority.clone(),
+            request_id: Some(self.request_id),
+            now: self.now,
+        }
+    }
+
+    /// Appends the audit event of a successful write outside the directory
+    /// (whose own writes audit themselves, with their change events).
     pub async fn record(
         &self,
         tx: &mut Tx,
         action: String,
         target: (&str, &str),
         owner: (Option<&str>, Option<&str>),
-        change: Option<(&'static str, Value)>,
     ) -> Result<(), AdminError> {
-        let (partner_id, tenant_id) = (owner.0.map(str::to_owned), owner.1.map(str::to_owned));
         let audit = AuditEvent {
             id: self.new_id("aud"),
-            partner_id: partner_id.clone(),
-            tenant_id: tenant_id.clone(),
+            partner_id: owner.0.map(str::to_owned),
+            tenant_id: owner.1.map(str::to_owned),
             actor_type: self.principal.kind.as_str().into(),
             actor_id: Some(self.principal.id.clone()),
             action,
@@ -147,17 +161,6 @@ impl Ctx<'_> {
             occurred_at: self.now,
         };
         tx.append(&audit).await?;
-        if let Some((kind, data)) = change {
-            let event = ChangeEvent {
-                id: self.new_id("evt"),
-                partner_id,
-                tenant_id,
-                kind: kind.into(),
-                data,
-                occurred_at: self.now,
-            };
-            tx.append(&event).await?;
-        }
         Ok(())
     }
 
@@ -223,8 +226,33 @@ pub trait Listed: Entity + Clone + 'static {
     }
 }
 
-/// Writable admin resources.
+/// Writable admin resources. Each write runs in the request's transaction
+/// and records its own audit event (directory resources also their change
+/// events, through `crate::directory`).
 pub trait Resource: Listed {
+    type Create: DeserializeOwned + Send;
+    type Patch: DeserializeOwned + Send;
+
+    fn create(
+        ctx: &Ctx<'_>,
+        tx: &mut Tx,
+        input: Self::Create,
+    ) -> impl Future<Output = Result<Created<Self>, AdminError>> + Send;
+
+    fn update(
+        ctx: &Ctx<'_>,
+        tx: &mut Tx,
+        id: &str,
+        input: Self::Patch,
+    ) -> impl Future<Output = Result<Self, AdminError>> + Send;
+
+    fn delete(ctx: &Ctx<'_>, tx: &mut Tx, id: &str) -> impl Future<Output = Result<(), AdminError>> + Send;
+}
+
+/// Resources outside the directory (partners, tenants, applications, …):
+/// they build and patch the object; the blanket `Resource` impl stores it
+/// and audits the write.
+pub trait Simple: Listed {
     type Create: DeserializeOwned + Send;
     type Patch: DeserializeOwned + Send;
 
@@ -251,32 +279,34 @@ pub trait Resource: Listed {
     ) -> impl Future<Output = Result<(), AdminError>> + Send {
         async { Ok(()) }
     }
+}
 
-    /// The SPEC "Webhooks" event for a change, if this resource has events.
-    fn change_event(
-        _action: Action,
-        _before: Option<&Self>,
-        _after: &Self,
-        _view: &Value,
-    ) -> Option<(&'static str, Value)> {
-        None
+impl<T: Simple> Resource for T {
+    type Create = T::Create;
+    type Patch = T::Patch;
+
+    async fn create(ctx: &Ctx<'_>, tx: &mut Tx, input: T::Create) -> Result<Created<T>, AdminError> {
+        let created = T::build(ctx, tx, input).await?;
+        let e = &created.entity;
+        tx.insert(e).await?;
+        ctx.record(tx, format!("{}.create", T::KIND), (T::KIND, e.id()), e.owner()).await?;
+        Ok(created)
     }
-}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Create,
-    Update,
-    Delete,
-}
+    async fn update(ctx: &Ctx<'_>, tx: &mut Tx, id: &str, input: T::Patch) -> Result<T, AdminError> {
+        let before = tx.get_for_update::<T>(id).await?;
+        let after = T::apply(ctx, tx, before, input).await?;
+        tx.update(&after).await?;
+        ctx.record(tx, format!("{}.update", T::KIND), (T::KIND, after.id()), after.owner()).await?;
+        Ok(after)
+    }
 
-impl Action {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Action::Create => "create",
-            Action::Update => "update",
-            Action::Delete => "delete",
-        }
+    async fn delete(ctx: &Ctx<'_>, tx: &mut Tx, id: &str) -> Result<(), AdminError> {
+        let current = tx.get_for_update::<T>(id).await?;
+        T::before_delete(ctx, tx, &current).await?;
+        tx.delete::<T>(id).await?;
+        ctx.record(tx, format!("{}.delete", T::KIND), (T::KIND, current.id()), current.owner()).await?;
+        Ok(())
     }
 }
 
@@ -308,19 +338,24 @@ pub async fn get<R: Listed>(ctx: &Ctx<'_>, id: &str) -> Result<Value, AdminError
 }
 
 /// Runs a write and, when it is refused, records the refusal in the audit log.
-async fn audited<T>(
+pub async fn audited<T>(
     ctx: &Ctx<'_>,
     action: String,
     kind: &str,
     id: Option<&str>,
     r: Result<T, AdminError>,
 ) -> Result<T, AdminError> {
-    if let Err(e) = &r
-        && !matches!(e, AdminError::Internal(_))
-    {
-        ctx.record_failure(action, kind, id, &e.to_string()).await;
+    if let Err(e) = &r {
+        record_refusal(ctx, &action, kind, id, e).await;
     }
     r
+}
+
+/// Records a refused write (not an internal failure) in the audit log.
+pub async fn record_refusal(ctx: &Ctx<'_>, action: &str, kind: &str, id: Option<&str>, e: &AdminError) {
+    if !matches!(e, AdminError::Internal(_)) {
+        ctx.record_failure(action.to_owned(), kind, id, &e.to_string()).await;
+    }
 }
 
 pub async fn create<R: Resource>(ctx: &Ctx<'_>, input: R::Create) -> Result<Value, AdminError> {
@@ -328,14 +363,9 @@ pub async fn create<R: Resource>(ctx: &Ctx<'_>, input: R::Create) -> Result<Valu
     let r = async {
         ctx.require_write()?;
         let mut tx = ctx.svc.store.write(ctx.scope()).await?;
-        let created = R::build(ctx, &mut tx, input).await?;
-        let e = &created.entity;
-        tx.insert(e).await?;
-        let view = e.view(ctx.svc);
-        let event = R::change_event(Action::Create, None, e, &view);
-        ctx.record(&mut tx, action.clone(), (R::KIND, e.id()), e.owner(), event).await?;
+        let created = R::create(ctx, &mut tx, input).await?;
         tx.commit().await?;
-        let mut view = view;
+        let mut view = created.entity.view(ctx.svc);
         if let Value::Object(m) = &mut view {
             m.extend(created.once);
         }
@@ -350,14 +380,9 @@ pub async fn update<R: Resource>(ctx: &Ctx<'_>, id: &str, input: R::Patch) -> Re
     let r = async {
         ctx.require_write()?;
         let mut tx = ctx.svc.store.write(ctx.scope()).await?;
-        let before = tx.get_for_update::<R>(id).await?;
-        let after = R::apply(ctx, &mut tx, before.clone(), input).await?;
-        tx.update(&after).await?;
-        let view = after.view(ctx.svc);
-        let event = R::change_event(Action::Update, Some(&before), &after, &view);
-        ctx.record(&mut tx, action.clone(), (R::KIND, after.id()), after.owner(), event).await?;
+        let after = R::update(ctx, &mut tx, id, input).await?;
         tx.commit().await?;
-        Ok(view)
+        Ok(after.view(ctx.svc))
     }
     .await;
     audited(ctx, action, R::KIND, Some(id), r).await
@@ -368,12 +393,7 @@ pub async fn delete<R: Resource>(ctx: &Ctx<'_>, id: &str) -> Result<(), AdminErr
     let r = async {
         ctx.require_write()?;
         let mut tx = ctx.svc.store.write(ctx.scope()).await?;
-        let current = tx.get_for_update::<R>(id).await?;
-        R::before_delete(ctx, &mut tx, &current).await?;
-        tx.delete::<R>(id).await?;
-        let view = current.view(ctx.svc);
-        let event = R::change_event(Action::Delete, None, &current, &view);
-        ctx.record(&mut tx, action.clone(), (R::KIND, current.id()), current.owner(), event).await?;
+        R::delete(ctx, &mut tx, id).await?;
         tx.commit().await?;
         Ok(())
     }

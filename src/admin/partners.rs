@@ -4,7 +4,7 @@
 use crate::domain::partner::{NewPartner, Partner, PartnerPatch};
 use crate::store::Tx;
 
-use super::{AdminError, Created, Ctx, Listed, Resource};
+use super::{AdminError, Created, Ctx, Listed, Simple};
 
 impl Listed for Partner {
     const PATH: &'static str = "partners";
@@ -12,7 +12,7 @@ impl Listed for Partner {
     const FILTERS: &'static [&'static str] = &[];
 }
 
-impl Resource for Partner {
+impl Simple for Partner {
     type Create = NewPartner;
     type Patch = PartnerPatch;
 

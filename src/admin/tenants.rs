@@ -6,7 +6,7 @@ use crate::domain::partner::Partner;
 use crate::domain::tenant::{NewTenant, Tenant, TenantPatch};
 use crate::store::{Scope, StoreError, Tx};
 
-use super::{AdminError, Created, Ctx, Listed, Resource, check_limit};
+use super::{AdminError, Created, Ctx, Listed, Simple, check_limit};
 
 impl Listed for Tenant {
     const PATH: &'static str = "tenants";
@@ -14,7 +14,7 @@ impl Listed for Tenant {
     const FILTERS: &'static [&'static str] = &["partner_id", "slug"];
 }
 
-impl Resource for Tenant {
+impl Simple for Tenant {
     type Create = NewTenant;
     type Patch = TenantPatch;
 
@@ -62,10 +62,12 @@ impl Resource for Tenant {
         Ok(t)
     }
 
-    async fn before_delete(ctx: &Ctx<'_>, _tx: &mut Tx, _t: &Tenant) -> Result<(), AdminError> {
+    async fn before_delete(ctx: &Ctx<'_>, tx: &mut Tx, t: &Tenant) -> Result<(), AdminError> {
         if matches!(ctx.principal.authority, Scope::Tenant(_)) {
             return Err(AdminError::Forbidden("tenant admins cannot delete tenants"));
         }
-        Ok(())
+        // The tenant's users go with it: the directory checks the wider-admin
+        // rule for each and emits their `user.deleted`.
+        crate::directory::users::delete_all_of_tenant(tx, &ctx.writer(), t).await
     }
 }

@@ -20,19 +20,23 @@
 
 use std::net::IpAddr;
 
+use crate::admin::AdminError;
 use crate::app::Services;
-use crate::authn::password_change::{self, PasswordError};
+use crate::authn::password_change;
 use crate::authn::{lockout, password, secret, session};
+use crate::directory::{self, Actor, Writer};
 use crate::domain::Timestamp;
 use crate::domain::application::Application;
 use crate::domain::consent::{Consent, needs_consent};
 use crate::domain::oidc::{LoginRequest, LoginStep, Session};
 use crate::domain::settings::Branding;
 use crate::domain::tenant::Tenant;
+use crate::domain::user::UserAttributes;
 use crate::domain::user::{User, UserStatus};
 use crate::ids::new_id;
 use crate::oauth::Issuer;
 use crate::oauth::authorize::{self, Browser, Outcome, issuer_path};
+use crate::store::Scope;
 use crate::store::{StoreError, Tx};
 
 pub const WRONG_CREDENTIALS: &str = "The username or password is incorrect.";
@@ -309,7 +313,7 @@ async fn change_password_step(
     let (Some(user_id), Some(tenant)) = (loaded.request.user_id.clone(), loaded.tenant.clone()) else {
         return Ok(expired());
     };
-    let mut user: User = tx.get(&user_id).await?;
+    let user: User = tx.get(&user_id).await?;
     let new = param(form, "new_password").unwrap_or_default().to_owned();
     if param(form, "confirm_password") != Some(new.as_str()) {
         return render(tx, issuer, loaded, Some("The two passwords differ."), 200).await;
@@ -318,16 +322,27 @@ async fn change_password_step(
     if new.len() <= 1024 && password::verify(new.clone(), current).await {
         return render(tx, issuer, loaded, Some("Choose a password you have not used before."), 200).await;
     }
-    match password_change::set_password(tx, &tenant.settings.password_policy, &mut user, new, now).await {
-        Ok(()) => {}
-        Err(PasswordError::Store(e)) => return Err(e),
-        Err(e) => {
-            let message = format!("The new password {}.", e.messages().join("; "));
+    // The user changes their own password through the one write path
+    // (policy, history, audit, event).
+    let writer = Writer {
+        actor: Actor::User(user.id.clone()),
+        authority: Scope::Tenant(user.tenant_id.clone()),
+        request_id: None,
+        now,
+    };
+    let change = UserAttributes { password: Some(new), ..Default::default() };
+    let user = match directory::users::update(tx, &writer, &user.id, change, None).await {
+        Ok(u) => u,
+        Err(AdminError::Invalid(fields)) => {
+            let reasons: Vec<String> = fields.into_iter().map(|f| f.message).collect();
+            let message = format!("The new password {}.", reasons.join("; "));
             return render(tx, issuer, loaded, Some(&message), 200).await;
         }
-    }
-    let hash = user.password_hash.clone().unwrap_or_default();
-    tx.set_password_hash(&user.id, &hash, now).await?;
+        Err(e) => {
+            tracing::error!(error = %e, "password change at sign-in failed");
+            return Ok(expired());
+        }
+    };
     tracing::info!(target: "audit", action = "user.password_change", user_id = %user.id, "expired password changed at sign-in");
     finish(svc, tx, issuer, loaded, &user, &tenant, now).await
 }

@@ -14,6 +14,7 @@ use crate::domain::tenant::Tenant;
 use crate::domain::user::{EmailAddress, User, UserStatus};
 use crate::ids::new_id;
 use crate::scim_server::filter_sql::ResourceKind;
+use crate::scim_server::resources::{ScimResource, Users};
 use crate::scim_server::service::{self, ListQuery, ScimCtx};
 use crate::store::Scope;
 
@@ -81,6 +82,7 @@ pub async fn run(
                 phone_numbers: vec![],
                 addresses: vec![],
                 locale: None,
+                preferred_language: None,
                 timezone: None,
                 status: UserStatus::Active,
                 ou_id: None,
@@ -150,7 +152,7 @@ pub async fn run(
     let mut created = 0usize;
     while create_start.elapsed() < Duration::from_secs(3) {
         let body = json!({"userName": format!("new{created}@bench.test"), "emails": [{"value": format!("new{created}@bench.test"), "primary": true}], "active": true});
-        service::create_user(&c, &body).await?;
+        <Users as ScimResource>::create(&c, &body).await?;
         created += 1;
     }
     let creates = created as f64 / create_start.elapsed().as_secs_f64();

@@ -27,10 +27,14 @@ pub struct AuditEvent {
     pub occurred_at: Timestamp,
 }
 
-/// One entry of the change-event log; `type` is a SPEC "Webhooks" event type.
+/// One entry of the change-event log; `type` is a SPEC "Webhooks" event type
+/// and `data` its payload of `version` (`directory::events`).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct ChangeEvent {
     pub id: String,
+    /// Position in commit order, from 1 without gaps.
+    pub seq: i64,
+    pub version: i64,
     pub partner_id: Option<String>,
     pub tenant_id: Option<String>,
     #[sqlx(rename = "type")]

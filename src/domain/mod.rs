@@ -7,6 +7,7 @@ pub mod application;
 pub mod audit;
 pub mod consent;
 pub mod group;
+pub mod identifier;
 pub mod idp;
 pub mod oidc;
 pub mod ou;

@@ -94,6 +94,8 @@ pub struct User {
     #[sqlx(json)]
     pub addresses: Vec<Address>,
     pub locale: Option<String>,
+    /// SCIM `preferredLanguage` (RFC 7643 keeps it apart from `locale`).
+    pub preferred_language: Option<String>,
     pub timezone: Option<String>,
     #[sqlx(try_from = "String")]
     pub status: UserStatus,
@@ -198,6 +200,9 @@ pub struct UserAttributes {
     pub locale: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
+    pub preferred_language: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     pub timezone: Option<Option<String>>,
     pub status: Option<UserStatus>,
     #[serde(default, deserialize_with = "nullable")]
@@ -256,6 +261,7 @@ impl User {
             self.addresses = v.clone();
         }
         set(&mut self.locale, &a.locale);
+        set(&mut self.preferred_language, &a.preferred_language);
         set(&mut self.timezone, &a.timezone);
         if let Some(s) = a.status {
             self.status = s;
@@ -301,6 +307,7 @@ impl User {
             ("employee_type", &self.employee_type),
             ("office", &self.office),
             ("locale", &self.locale),
+            ("preferred_language", &self.preferred_language),
             ("timezone", &self.timezone),
         ] {
             p.optional_text(field, v.as_deref(), 256);

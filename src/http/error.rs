@@ -44,6 +44,11 @@ impl From<AdminError> for ApiError {
             }
             AdminError::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
             AdminError::Limit { code, message } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
+            AdminError::Precondition => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                "the object changed since it was read",
+            ),
             AdminError::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred")

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::admin::Ctx;
 use crate::scim_server::auth::{self, ScimAuthError, ScimCaller};
 use crate::scim_server::filter_sql::ResourceKind;
+use crate::scim_server::resources::{Groups, ScimResource, Users};
 use crate::scim_server::service::{self, ListQuery, ScimCtx};
 use crate::scim_server::{bulk, discovery};
 
@@ -22,17 +23,8 @@ use super::{AppState, request_id};
 const PREFIX: &str = "/scim/v2/tenants/{slug}";
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(&format!("{PREFIX}/Users"), get(list_users).post(create_user))
-        .route(&format!("{PREFIX}/Users/.search"), post(search_users))
-        .route(&format!("{PREFIX}/Users/{{id}}"), get(get_user).put(put_user).patch(patch_user).delete(delete_user))
-        .route(&format!("{PREFIX}/Groups"), get(list_groups).post(create_group))
-        .route(&format!("{PREFIX}/Groups/.search"), post(search_groups))
-        .route(
-            &format!("{PREFIX}/Groups/{{id}}"),
-            get(get_group).put(put_group).patch(patch_group).delete(delete_group),
-        )
-        .route(&format!("{PREFIX}/Bulk"), post(bulk_h))
+    let r = resource_routes::<Groups>(resource_routes::<Users>(Router::new()));
+    r.route(&format!("{PREFIX}/Bulk"), post(bulk_h))
         .route(&format!("{PREFIX}/ServiceProviderConfig"), get(spc))
         .route(&format!("{PREFIX}/ResourceTypes"), get(resource_types))
         .route(&format!("{PREFIX}/ResourceTypes/{{id}}"), get(resource_type))
@@ -40,6 +32,15 @@ pub fn routes() -> Router<AppState> {
         .route(&format!("{PREFIX}/Schemas/{{id}}"), get(schema))
         .route(&format!("{PREFIX}/.search"), post(root_search))
         .route(&format!("{PREFIX}/{{*rest}}"), axum::routing::any(unknown_endpoint))
+}
+
+/// The seven routes of a resource type, one generic handler per verb.
+fn resource_routes<R: ScimResource>(r: Router<AppState>) -> Router<AppState> {
+    let base = format!("{PREFIX}/{}", R::ENDPOINT);
+    r.route(&base, get(list::<R>).post(create::<R>)).route(&format!("{base}/.search"), post(search::<R>)).route(
+        &format!("{base}/{{id}}"),
+        get(get_one::<R>).put(replace::<R>).patch(patch_one::<R>).delete(delete_one::<R>),
+    )
 }
 
 /// Searching across resource types at the root (RFC 7644 §3.4.3) is not
@@ -176,45 +177,26 @@ async fn list_of(
     })
 }
 
-async fn list_users(
+async fn list<R: ScimResource>(
     State(svc): State<AppState>,
     Path(slug): Path<String>,
     headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
-    list_of(svc, slug, headers, ResourceKind::User, query_of(&q)).await
+    list_of(svc, slug, headers, R::KIND, query_of(&q)).await
 }
 
-async fn list_groups(
-    State(svc): State<AppState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    Query(q): Query<Vec<(String, String)>>,
-) -> Response {
-    list_of(svc, slug, headers, ResourceKind::Group, query_of(&q)).await
-}
-
-async fn search_users(
+async fn search<R: ScimResource>(
     State(svc): State<AppState>,
     Path(slug): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let q = parse_body(&headers, &body).and_then(|b| search_query(&b));
-    list_of(svc, slug, headers, ResourceKind::User, q).await
+    list_of(svc, slug, headers, R::KIND, q).await
 }
 
-async fn search_groups(
-    State(svc): State<AppState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let q = parse_body(&headers, &body).and_then(|b| search_query(&b));
-    list_of(svc, slug, headers, ResourceKind::Group, q).await
-}
-
-async fn get_user(
+async fn get_one<R: ScimResource>(
     State(svc): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
     headers: HeaderMap,
@@ -222,55 +204,39 @@ async fn get_user(
 ) -> Response {
     with_ctx!(svc, slug, headers, |c| {
         match query_of(&q) {
-            Ok(q) => one(service::get_user(&c, &id).await, StatusCode::OK, Some(&q)),
+            Ok(q) => one(R::get(&c, &id).await, StatusCode::OK, Some(&q)),
             Err(e) => error_response(e),
         }
     })
 }
 
-async fn get_group(
-    State(svc): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    Query(q): Query<Vec<(String, String)>>,
-) -> Response {
-    with_ctx!(svc, slug, headers, |c| {
-        match query_of(&q) {
-            Ok(q) => one(service::get_group(&c, &id).await, StatusCode::OK, Some(&q)),
-            Err(e) => error_response(e),
-        }
-    })
-}
-
-async fn create_user(
+/// POST: 201 with the resource and `Location` equal to its `meta.location`
+/// (RFC 7644 §3.1).
+async fn create<R: ScimResource>(
     State(svc): State<AppState>,
     Path(slug): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     with_ctx!(svc, slug, headers, |c| {
-        match parse_body(&headers, &body) {
-            Ok(b) => one(service::create_user(&c, &b).await, StatusCode::CREATED, None),
-            Err(e) => error_response(e),
+        let created = match parse_body(&headers, &body) {
+            Ok(b) => R::create(&c, &b).await,
+            Err(e) => Err(e),
+        };
+        let location = created
+            .as_ref()
+            .ok()
+            .and_then(|(m, _)| m.get("meta")?.get("location")?.as_str())
+            .and_then(|l| HeaderValue::from_str(l).ok());
+        let mut r = one(created, StatusCode::CREATED, None);
+        if let Some(l) = location {
+            r.headers_mut().insert(header::LOCATION, l);
         }
+        r
     })
 }
 
-async fn create_group(
-    State(svc): State<AppState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    with_ctx!(svc, slug, headers, |c| {
-        match parse_body(&headers, &body) {
-            Ok(b) => one(service::create_group(&c, &b).await, StatusCode::CREATED, None),
-            Err(e) => error_response(e),
-        }
-    })
-}
-
-async fn put_user(
+async fn replace<R: ScimResource>(
     State(svc): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
     headers: HeaderMap,
@@ -278,87 +244,46 @@ async fn put_user(
 ) -> Response {
     with_ctx!(svc, slug, headers, |c| {
         match parse_body(&headers, &body) {
-            Ok(b) => one(service::replace_user(&c, &id, &b, if_match(&headers).as_deref()).await, StatusCode::OK, None),
+            Ok(b) => one(R::replace(&c, &id, &b, if_match(&headers).as_deref()).await, StatusCode::OK, None),
             Err(e) => error_response(e),
         }
     })
 }
 
-async fn put_group(
+/// PATCH: 200 with the resource, or 204 with the new version in `ETag`
+/// where the resource type says so (groups: RFC 7644 §3.5.2 allows it;
+/// Entra expects it).
+async fn patch_one<R: ScimResource>(
     State(svc): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     with_ctx!(svc, slug, headers, |c| {
-        match parse_body(&headers, &body) {
-            Ok(b) => {
-                one(service::replace_group(&c, &id, &b, if_match(&headers).as_deref()).await, StatusCode::OK, None)
-            }
-            Err(e) => error_response(e),
-        }
-    })
-}
-
-async fn patch_user(
-    State(svc): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    with_ctx!(svc, slug, headers, |c| {
-        match parse_body(&headers, &body) {
-            Ok(b) => one(service::patch_user(&c, &id, &b, if_match(&headers).as_deref()).await, StatusCode::OK, None),
-            Err(e) => error_response(e),
-        }
-    })
-}
-
-/// Group PATCH answers 204 (RFC 7644 §3.5.2 allows it; Entra expects it),
-/// with the new version in `ETag`.
-async fn patch_group(
-    State(svc): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    with_ctx!(svc, slug, headers, |c| {
-        match parse_body(&headers, &body) {
-            Ok(b) => match service::patch_group(&c, &id, &b, if_match(&headers).as_deref()).await {
-                Ok((_, version)) => {
-                    let mut r = StatusCode::NO_CONTENT.into_response();
-                    if let Ok(v) = HeaderValue::from_str(&scaikey_scim::etag::etag(&version)) {
-                        r.headers_mut().insert(header::ETAG, v);
-                    }
-                    r
+        let r = match parse_body(&headers, &body) {
+            Ok(b) => R::patch(&c, &id, &b, if_match(&headers).as_deref()).await,
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok((_, version)) if R::PATCH_NO_CONTENT => {
+                let mut r = StatusCode::NO_CONTENT.into_response();
+                if let Ok(v) = HeaderValue::from_str(&scaikey_scim::etag::etag(&version)) {
+                    r.headers_mut().insert(header::ETAG, v);
                 }
-                Err(e) => error_response(e),
-            },
-            Err(e) => error_response(e),
+                r
+            }
+            other => one(other, StatusCode::OK, None),
         }
     })
 }
 
-async fn delete_user(
+async fn delete_one<R: ScimResource>(
     State(svc): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
     with_ctx!(svc, slug, headers, |c| {
-        match service::delete_user(&c, &id, if_match(&headers).as_deref()).await {
-            Ok(()) => StatusCode::NO_CONTENT.into_response(),
-            Err(e) => error_response(e),
-        }
-    })
-}
-
-async fn delete_group(
-    State(svc): State<AppState>,
-    Path((slug, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    with_ctx!(svc, slug, headers, |c| {
-        match service::delete_group(&c, &id, if_match(&headers).as_deref()).await {
+        match R::delete(&c, &id, if_match(&headers).as_deref()).await {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(e) => error_response(e),
         }

@@ -1,5 +1,6 @@
 //! SCIM Bulk (RFC 7644 §3.7): operations on Users and Groups in one request,
-//! each through the same service as its single-resource endpoint. `bulkId`
+//! each through the same `ScimResource` operation (and so its own
+//! transaction) as its single-resource endpoint. `bulkId`
 //! references (`"bulkId:x"` anywhere in `data`) are replaced with the id the
 //! referenced POST created; operations whose references are not yet known
 //! wait for them, so a request may list them in any order. `failOnErrors`
@@ -10,7 +11,8 @@ use scaikey_scim::schemas::BULK_RESPONSE;
 use serde_json::{Map, Value, json};
 
 use super::discovery::BULK_MAX_OPERATIONS;
-use super::service::{self, ScimCtx};
+use super::resources::{Groups, Rendered, ScimResource, Users};
+use super::service::ScimCtx;
 
 fn references(v: &Value, out: &mut Vec<String>) {
     match v {
@@ -46,6 +48,26 @@ fn error_result(method: &str, bulk_id: Option<&str>, e: &ScimError) -> Value {
     r
 }
 
+/// One operation on one resource type.
+async fn run_on<R: ScimResource>(
+    c: &ScimCtx<'_>,
+    method: &str,
+    id: Option<&str>,
+    version: Option<&str>,
+    data: &Value,
+) -> Result<(u16, Option<Rendered>), ScimError> {
+    Ok(match (method, id) {
+        ("POST", None) => (201, Some(R::create(c, data).await?)),
+        ("PUT", Some(id)) => (200, Some(R::replace(c, id, data, version).await?)),
+        ("PATCH", Some(id)) => (200, Some(R::patch(c, id, data, version).await?)),
+        ("DELETE", Some(id)) => {
+            R::delete(c, id, version).await?;
+            (204, None)
+        }
+        _ => return Err(ScimError::invalid_value(format!("unsupported bulk operation {method} {}", R::ENDPOINT))),
+    })
+}
+
 async fn run_one(
     c: &ScimCtx<'_>,
     method: &str,
@@ -54,22 +76,11 @@ async fn run_one(
     data: &Value,
 ) -> Result<(u16, Option<(String, String)>), ScimError> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let if_match = version;
-    let (status, out) = match (method, parts.as_slice()) {
-        ("POST", ["Users"]) => (201, Some(service::create_user(c, data).await?)),
-        ("POST", ["Groups"]) => (201, Some(service::create_group(c, data).await?)),
-        ("PUT", ["Users", id]) => (200, Some(service::replace_user(c, id, data, if_match).await?)),
-        ("PUT", ["Groups", id]) => (200, Some(service::replace_group(c, id, data, if_match).await?)),
-        ("PATCH", ["Users", id]) => (200, Some(service::patch_user(c, id, data, if_match).await?)),
-        ("PATCH", ["Groups", id]) => (200, Some(service::patch_group(c, id, data, if_match).await?)),
-        ("DELETE", ["Users", id]) => {
-            service::delete_user(c, id, if_match).await?;
-            (204, None)
-        }
-        ("DELETE", ["Groups", id]) => {
-            service::delete_group(c, id, if_match).await?;
-            (204, None)
-        }
+    let (status, out) = match parts.as_slice() {
+        [r] if *r == Users::ENDPOINT => run_on::<Users>(c, method, None, version, data).await?,
+        [r, id] if *r == Users::ENDPOINT => run_on::<Users>(c, method, Some(id), version, data).await?,
+        [r] if *r == Groups::ENDPOINT => run_on::<Groups>(c, method, None, version, data).await?,
+        [r, id] if *r == Groups::ENDPOINT => run_on::<Groups>(c, method, Some(id), version, data).await?,
         _ => return Err(ScimError::invalid_value(format!("unsupported bulk operation {method} {path}"))),
     };
     let loc = out.map(|(m, v)| {

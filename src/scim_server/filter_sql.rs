@@ -78,7 +78,8 @@ fn user_target(schema: Option<&str>, attr: &str, sub: Option<&str>) -> Option<Ta
         ("name", Some("familyname")) if core => Target::Column("users.family_name", Kind::Text),
         ("title", None) if core => Target::Column("users.title", Kind::Text),
         ("usertype", None) if core => Target::Column("users.employee_type", Kind::Text),
-        ("preferredlanguage" | "locale", None) if core => Target::Column("users.locale", Kind::Text),
+        ("preferredlanguage", None) if core => Target::Column("users.preferred_language", Kind::Text),
+        ("locale", None) if core => Target::Column("users.locale", Kind::Text),
         ("timezone", None) if core => Target::Column("users.timezone", Kind::Text),
         ("active", None) if core => Target::Active,
         ("emails", None | Some("value")) if core => {
@@ -195,6 +196,13 @@ fn compare(expr: &str, kind: Kind, op: &CompareOp, value: &Value, args: &mut Vec
             };
             let (lhs, text) = match kind {
                 Kind::Text => (format!("lower({expr})"), text.to_lowercase()),
+                // Stored as the write path's comparison key: compare with the same.
+                Kind::Lowered if expr == "users.user_name_lower" => {
+                    (expr.to_owned(), crate::domain::identifier::username_key(&text))
+                }
+                Kind::Lowered if expr == "groups.name_lower" => {
+                    (expr.to_owned(), crate::domain::identifier::group_name_key(&text))
+                }
                 Kind::Lowered => (expr.to_owned(), text.to_lowercase()),
                 _ => (expr.to_owned(), text),
             };
@@ -241,7 +249,11 @@ impl Compiler<'_> {
         Ok(match f {
             Filter::And(a, b) => format!("({} AND {})", self.filter(a, depth + 1)?, self.filter(b, depth + 1)?),
             Filter::Or(a, b) => format!("({} OR {})", self.filter(a, depth + 1)?, self.filter(b, depth + 1)?),
-            Filter::Not(a) => format!("(NOT {})", self.filter(a, depth + 1)?),
+            // SQL's NULL is "unknown", and NOT unknown is unknown: `not (title
+            // eq "x")` would drop users without a title. RFC 7644 is
+            // two-valued (an absent attribute does not equal "x", so `not` of
+            // it is true): unknown counts as false before it is negated.
+            Filter::Not(a) => format!("(NOT COALESCE({}, FALSE))", self.filter(a, depth + 1)?),
             Filter::Present(path) => self.present(path)?,
             Filter::Compare { path, op, value } => self.compare(path, op, value)?,
             Filter::ValuePath { path, filter } => self.value_path(path, filter, depth + 1)?,
@@ -280,7 +292,11 @@ impl Compiler<'_> {
             Target::Array { column, key, boolean: is_bool } => {
                 let from = self.dialect.array_elements(column);
                 let cond = self.element(key, is_bool, op, value)?;
-                Ok(format!("EXISTS (SELECT 1 FROM {from} WHERE {cond})"))
+                let exact = format!("EXISTS (SELECT 1 FROM {from} WHERE {cond})");
+                Ok(match self.emails_prefilter(column, key, op, value) {
+                    Some(pre) => format!("({pre} AND {exact})"),
+                    None => exact,
+                })
             }
             Target::Members => {
                 let cond = compare("gm.member_id", Kind::Exact, op, value, self.args)?;
@@ -291,6 +307,26 @@ impl Compiler<'_> {
                 Ok(format!("EXISTS (SELECT 1 FROM group_members gm WHERE gm.member_user_id = users.id AND {cond})"))
             }
         }
+    }
+
+    /// A substring test on the lower-cased text of `users.emails` (trigram
+    /// indexed on PostgreSQL) in front of the exact per-element test, so
+    /// `emails co "x"` reads the index instead of every user of the tenant.
+    /// Only for values that appear verbatim in JSON text (no `"` or `\`).
+    fn emails_prefilter(&mut self, column: &str, key: &str, op: &CompareOp, value: &Value) -> Option<String> {
+        let text = value.as_str()?.to_lowercase();
+        if column != "users.emails"
+            || key != "value"
+            || text.contains(['"', '\\'])
+            || text.chars().any(char::is_control)
+        {
+            return None;
+        }
+        if !matches!(op, CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
+            return None;
+        }
+        let p = push(self.args, Arg::from(format!("%{}%", like_escape(&text))));
+        Some(format!("users.emails_lower LIKE {p} ESCAPE '\\'"))
     }
 
     fn element(
@@ -304,8 +340,11 @@ impl Compiler<'_> {
             let wanted = boolean(value)?;
             let truth = self.dialect.element_true(key);
             return match (op, wanted) {
-                (CompareOp::Eq, true) | (CompareOp::Ne, false) => Ok(truth),
-                (CompareOp::Eq, false) | (CompareOp::Ne, true) => Ok(format!("(NOT {truth})")),
+                (CompareOp::Eq, true) => Ok(truth),
+                (CompareOp::Eq, false) => Ok(format!("(NOT {truth})")),
+                // An element without the attribute is not equal to either value.
+                (CompareOp::Ne, true) => Ok(format!("(NOT COALESCE({truth}, FALSE))")),
+                (CompareOp::Ne, false) => Ok(format!("COALESCE({truth}, TRUE)")),
                 _ => Err(invalid("primary compares with eq or ne")),
             };
         }
@@ -352,7 +391,7 @@ impl Compiler<'_> {
                 self.element_filter(attr, a, depth + 1)?,
                 self.element_filter(attr, b, depth + 1)?
             ),
-            Filter::Not(a) => format!("(NOT {})", self.element_filter(attr, a, depth + 1)?),
+            Filter::Not(a) => format!("(NOT COALESCE({}, FALSE))", self.element_filter(attr, a, depth + 1)?),
             Filter::Present(p) => {
                 let (key, _) = sub(p)?;
                 let e = self.dialect.element_text(key);
@@ -381,7 +420,7 @@ impl Compiler<'_> {
                 self.rewrite_to_sub(outer, a, depth + 1)?,
                 self.rewrite_to_sub(outer, b, depth + 1)?
             ),
-            Filter::Not(a) => format!("(NOT {})", self.rewrite_to_sub(outer, a, depth + 1)?),
+            Filter::Not(a) => format!("(NOT COALESCE({}, FALSE))", self.rewrite_to_sub(outer, a, depth + 1)?),
             Filter::Compare { path, op, value } if path.attr.eq_ignore_ascii_case("value") => {
                 let p =
                     AttrPath { schema: outer.schema.clone(), attr: outer.attr.clone(), sub_attr: Some("value".into()) };
@@ -439,7 +478,7 @@ mod tests {
     fn value_paths_and_logic() {
         let (s, _) = sql(r#"emails[type eq "work" and value co "@x"] or not (active eq false)"#, ResourceKind::User);
         assert!(s.starts_with("(EXISTS (SELECT 1 FROM jsonb_array_elements(users.emails) AS e(value) WHERE ("));
-        assert!(s.contains("OR (NOT users.status <> 'active')"));
+        assert!(s.contains("OR (NOT COALESCE(users.status <> 'active', FALSE))"));
         let mut args = Vec::new();
         let f = parse_filter(r#"emails.value ew "@x.test""#).unwrap();
         let s = compile(&f, ResourceKind::User, &SqliteDialect, &mut args).unwrap();

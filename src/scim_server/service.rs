@@ -1,24 +1,24 @@
-//! SCIM operations on Users and Groups. Reads go straight to the store with
-//! filters compiled to SQL; writes go through the admin services.
+//! SCIM reads of Users and Groups: lists with filters compiled to SQL,
+//! single resources, and the rendering both reads and writes share (a
+//! user's `groups`, a group's `members`, read in the caller's transaction).
+//! Writes are in `resources`.
 //!
 //! | operation | behaviour |
 //! |---|---|
-//! | list / `.search` | filter → SQL, `sortBy`/`sortOrder`, `startIndex`/`count` (≤ 200), `totalResults` |
-//! | POST | full resource; `userName` / `displayName` unique → 409 `uniqueness` |
-//! | PUT | full replace; read-only attributes ignored; `If-Match` → 412 |
-//! | PATCH | rendered resource + RFC 7644 §3.5.2 operations → full replace |
-//! | DELETE | removes the resource |
+//! | list / `.search` | filter → SQL, `sortBy`/`sortOrder`, `startIndex`/`count` (≤ 200), `totalResults`; users' `groups` in one query per page |
+
+use std::collections::HashMap;
 
 use scaikey_scim::ScimError;
 use scaikey_scim::filter::parse_filter;
 use scaikey_scim::path::AttrPath;
+use scaikey_scim::projection;
 use scaikey_scim::schemas::LIST_RESPONSE;
-use scaikey_scim::{etag, patch, projection};
 use serde_json::{Map, Value, json};
 
-use crate::admin::{self, Ctx};
-use crate::domain::group::{Group, GroupPatch, Member, NewGroup, NewMember};
-use crate::domain::user::{User, UserAttributes};
+use crate::admin::Ctx;
+use crate::domain::group::{Group, Member};
+use crate::domain::user::User;
 use crate::store::{PageRequest, StoreError, Tx};
 
 use super::filter_sql::{self, ResourceKind};
@@ -27,7 +27,6 @@ use super::{groups, scim_error, users};
 
 pub const MAX_COUNT: usize = 200;
 const ALWAYS: &[&str] = &["id", "schemas", "meta"];
-const READ_ONLY: &[&str] = &["id", "meta", "groups", "schemas"];
 
 /// A SCIM request's context: the admin context of the caller and the tenant.
 pub struct ScimCtx<'a> {
@@ -103,11 +102,27 @@ fn list_response(resources: Vec<Value>, total: i64, start: usize) -> Value {
     json!({"schemas": [LIST_RESPONSE], "totalResults": total, "startIndex": start, "itemsPerPage": resources.len(), "Resources": resources})
 }
 
-async fn user_groups(tx: &mut Tx, user_id: &str) -> Result<Vec<GroupRef>, StoreError> {
-    let direct = tx.direct_groups_of_user(user_id).await?;
-    let all = tx.transitive_groups_of_user(user_id).await?;
-    let found = tx.groups_by_ids(&all).await?;
-    Ok(found.into_iter().map(|g| GroupRef { direct: direct.contains(&g.id), id: g.id, name: g.name }).collect())
+/// The `groups` of each of `users`, in one query.
+async fn groups_of(tx: &mut Tx, users: &[User]) -> Result<HashMap<String, Vec<GroupRef>>, StoreError> {
+    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let mut out: HashMap<String, Vec<GroupRef>> = HashMap::new();
+    for row in tx.groups_of_users(&ids).await? {
+        out.entry(row.user_id).or_default().push(GroupRef { id: row.group_id, name: row.name, direct: row.direct > 0 });
+    }
+    Ok(out)
+}
+
+/// A user as SCIM renders it, with its version, read in `tx`.
+pub async fn render_user(tx: &mut Tx, c: &ScimCtx<'_>, u: &User) -> Result<(Map<String, Value>, String), ScimError> {
+    let mut groups = groups_of(tx, std::slice::from_ref(u)).await.map_err(store_err)?;
+    let gs = groups.remove(&u.id).unwrap_or_default();
+    Ok((users::render(u, &gs, &c.base), users::version(u)))
+}
+
+/// A group as SCIM renders it, with its version, read in `tx`.
+pub async fn render_group(tx: &mut Tx, c: &ScimCtx<'_>, g: &Group) -> Result<(Map<String, Value>, String), ScimError> {
+    let ms = all_members(tx, g).await.map_err(store_err)?;
+    Ok((groups::render(g, &ms, &c.base), groups::version(g)))
 }
 
 async fn all_members(tx: &mut Tx, g: &Group) -> Result<Vec<Member>, StoreError> {
@@ -121,6 +136,10 @@ async fn all_members(tx: &mut Tx, g: &Group) -> Result<Vec<Member>, StoreError> 
             None => return Ok(out),
         }
     }
+}
+
+pub fn store_error(e: StoreError) -> ScimError {
+    store_err(e)
 }
 
 async fn read_tx(c: &ScimCtx<'_>) -> Result<Tx, ScimError> {
@@ -152,11 +171,13 @@ pub async fn list(c: &ScimCtx<'_>, kind: ResourceKind, q: &ListQuery) -> Result<
                 .search::<User>(condition.as_deref(), args, sort, q.descending, offset, q.count)
                 .await
                 .map_err(store_err)?;
+            let skip_groups = q.excluded.iter().any(|a| a.attr.eq_ignore_ascii_case("groups"))
+                || (!q.attributes.is_empty() && !wants(q, "groups"));
+            let mut groups =
+                if skip_groups { HashMap::new() } else { groups_of(&mut tx, &rows).await.map_err(store_err)? };
             let mut out = Vec::with_capacity(rows.len());
             for u in &rows {
-                // `groups` costs a query per user: in lists only when asked for.
-                let gs =
-                    if wants(q, "groups") { user_groups(&mut tx, &u.id).await.map_err(store_err)? } else { Vec::new() };
+                let gs = groups.remove(&u.id).unwrap_or_default();
                 out.push(project(users::render(u, &gs, &c.base), q));
             }
             (out, total)
@@ -184,189 +205,15 @@ pub async fn list(c: &ScimCtx<'_>, kind: ResourceKind, q: &ListQuery) -> Result<
 pub async fn get_user(c: &ScimCtx<'_>, id: &str) -> Result<(Map<String, Value>, String), ScimError> {
     let mut tx = read_tx(c).await?;
     let u: User = tx.get(id).await.map_err(store_err)?;
-    let gs = user_groups(&mut tx, &u.id).await.map_err(store_err)?;
+    let out = render_user(&mut tx, c, &u).await?;
     tx.commit().await.map_err(store_err)?;
-    Ok((users::render(&u, &gs, &c.base), users::version(&u)))
+    Ok(out)
 }
 
 pub async fn get_group(c: &ScimCtx<'_>, id: &str) -> Result<(Map<String, Value>, String), ScimError> {
     let mut tx = read_tx(c).await?;
     let g: Group = tx.get(id).await.map_err(store_err)?;
-    let ms = all_members(&mut tx, &g).await.map_err(store_err)?;
+    let out = render_group(&mut tx, c, &g).await?;
     tx.commit().await.map_err(store_err)?;
-    Ok((groups::render(&g, &ms, &c.base), groups::version(&g)))
-}
-
-fn require_write(c: &ScimCtx<'_>) -> Result<(), ScimError> {
-    if c.admin.principal.can_write { Ok(()) } else { Err(ScimError::new(403, "the scim:write scope is required")) }
-}
-
-fn check_version(if_match: Option<&str>, current: &str) -> Result<(), ScimError> {
-    if etag::if_match_ok(if_match, current) {
-        Ok(())
-    } else {
-        Err(ScimError::precondition_failed("the resource changed since it was read (If-Match)"))
-    }
-}
-
-fn body_object(body: &Value) -> Result<&Map<String, Value>, ScimError> {
-    body.as_object().ok_or_else(|| ScimError::invalid_syntax("the body must be a JSON object"))
-}
-
-pub async fn create_user(c: &ScimCtx<'_>, body: &Value) -> Result<(Map<String, Value>, String), ScimError> {
-    require_write(c)?;
-    let mut attrs: UserAttributes = users::parse(body_object(body)?)?;
-    attrs.tenant_id = Some(c.tenant_id.clone());
-    let v = admin::create::<User>(&c.admin, attrs).await.map_err(scim_error)?;
-    let id = v.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-    get_user(c, &id).await
-}
-
-pub async fn replace_user(
-    c: &ScimCtx<'_>,
-    id: &str,
-    body: &Value,
-    if_match: Option<&str>,
-) -> Result<(Map<String, Value>, String), ScimError> {
-    require_write(c)?;
-    let (_, version) = get_user(c, id).await?;
-    check_version(if_match, &version)?;
-    let attrs = users::parse(body_object(body)?)?;
-    admin::update::<User>(&c.admin, id, attrs).await.map_err(scim_error)?;
-    get_user(c, id).await
-}
-
-pub async fn patch_user(
-    c: &ScimCtx<'_>,
-    id: &str,
-    body: &Value,
-    if_match: Option<&str>,
-) -> Result<(Map<String, Value>, String), ScimError> {
-    require_write(c)?;
-    let ops = patch::parse_patch(body)?;
-    // `active` is required: it can be replaced, never unassigned.
-    let removes_active = ops.iter().any(|o| {
-        o.op == patch::PatchOpKind::Remove
-            && o.path.as_ref().is_some_and(|p| p.attr.attr.eq_ignore_ascii_case("active"))
-    });
-    if removes_active {
-        return Err(ScimError::mutability("active is required and cannot be removed"));
-    }
-    let (mut current, version) = get_user(c, id).await?;
-    check_version(if_match, &version)?;
-    patch::apply_patch(&mut current, &ops, READ_ONLY)?;
-    let attrs = users::parse(&current)?;
-    admin::update::<User>(&c.admin, id, attrs).await.map_err(scim_error)?;
-    get_user(c, id).await
-}
-
-pub async fn delete_user(c: &ScimCtx<'_>, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
-    require_write(c)?;
-    if if_match.is_some() {
-        let (_, version) = get_user(c, id).await?;
-        check_version(if_match, &version)?;
-    }
-    admin::delete::<User>(&c.admin, id).await.map_err(scim_error)
-}
-
-/// Brings a group's members to exactly `wanted`, through the audited services.
-async fn sync_members(c: &ScimCtx<'_>, group_id: &str, wanted: &[String]) -> Result<(), ScimError> {
-    let current: Vec<String> = {
-        let mut tx = read_tx(c).await?;
-        let g: Group = tx.get(group_id).await.map_err(store_err)?;
-        let ms = all_members(&mut tx, &g).await.map_err(store_err)?;
-        tx.commit().await.map_err(store_err)?;
-        ms.into_iter().map(|m| m.member_id).collect()
-    };
-    for id in current.iter().filter(|m| !wanted.contains(m)) {
-        admin::groups::remove_member(&c.admin, group_id, id).await.map_err(scim_error)?;
-    }
-    for id in wanted.iter().filter(|m| !current.contains(m)) {
-        let input = if id.starts_with("grp_") {
-            NewMember { user_id: None, group_id: Some(id.clone()) }
-        } else {
-            NewMember { user_id: Some(id.clone()), group_id: None }
-        };
-        admin::groups::add_member(&c.admin, group_id, input).await.map_err(scim_error)?;
-    }
-    Ok(())
-}
-
-pub async fn create_group(c: &ScimCtx<'_>, body: &Value) -> Result<(Map<String, Value>, String), ScimError> {
-    require_write(c)?;
-    let input = groups::parse(body_object(body)?)?;
-    let new = NewGroup {
-        tenant_id: c.tenant_id.clone(),
-        external_id: input.external_id,
-        name: input.display_name,
-        description: None,
-        ou_id: None,
-    };
-    let v = admin::create::<Group>(&c.admin, new).await.map_err(scim_error)?;
-    let id = v.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-    if let Some(members) = input.members {
-        sync_members(c, &id, &members).await?;
-    }
-    get_group(c, &id).await
-}
-
-async fn write_group(
-    c: &ScimCtx<'_>,
-    id: &str,
-    input: groups::GroupInput,
-    members: Option<Vec<String>>,
-) -> Result<(), ScimError> {
-    let patch = GroupPatch {
-        name: Some(input.display_name),
-        external_id: Some(input.external_id),
-        description: None,
-        ou_id: None,
-    };
-    admin::update::<Group>(&c.admin, id, patch).await.map_err(scim_error)?;
-    if let Some(m) = members {
-        sync_members(c, id, &m).await?;
-    }
-    Ok(())
-}
-
-pub async fn replace_group(
-    c: &ScimCtx<'_>,
-    id: &str,
-    body: &Value,
-    if_match: Option<&str>,
-) -> Result<(Map<String, Value>, String), ScimError> {
-    require_write(c)?;
-    let (_, version) = get_group(c, id).await?;
-    check_version(if_match, &version)?;
-    let input = groups::parse(body_object(body)?)?;
-    // PUT replaces everything: no members in the body means no members.
-    let members = Some(input.members.clone().unwrap_or_default());
-    write_group(c, id, input, members).await?;
-    get_group(c, id).await
-}
-
-pub async fn patch_group(
-    c: &ScimCtx<'_>,
-    id: &str,
-    body: &Value,
-    if_match: Option<&str>,
-) -> Result<(Map<String, Value>, String), ScimError> {
-    require_write(c)?;
-    let ops = patch::parse_patch(body)?;
-    let (mut current, version) = get_group(c, id).await?;
-    check_version(if_match, &version)?;
-    patch::apply_patch(&mut current, &ops, READ_ONLY)?;
-    let input = groups::parse(&current)?;
-    let members = Some(input.members.clone().unwrap_or_default());
-    write_group(c, id, input, members).await?;
-    get_group(c, id).await
-}
-
-pub async fn delete_group(c: &ScimCtx<'_>, id: &str, if_match: Option<&str>) -> Result<(), ScimError> {
-    require_write(c)?;
-    if if_match.is_some() {
-        let (_, version) = get_group(c, id).await?;
-        check_version(if_match, &version)?;
-    }
-    admin::delete::<Group>(&c.admin, id).await.map_err(scim_error)
+    Ok(out)
 }

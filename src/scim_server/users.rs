@@ -39,7 +39,7 @@ pub fn render(u: &User, groups: &[GroupRef], base: &str) -> Map<String, Value> {
     set(&mut m, "displayName", &u.display_name);
     set(&mut m, "title", &u.title);
     set(&mut m, "userType", &u.employee_type);
-    set(&mut m, "preferredLanguage", &u.locale);
+    set(&mut m, "preferredLanguage", &u.preferred_language);
     set(&mut m, "locale", &u.locale);
     set(&mut m, "timezone", &u.timezone);
     m.insert("active".into(), json!(u.status == UserStatus::Active));
@@ -219,8 +219,8 @@ pub fn parse(body: &Map<String, Value>) -> Result<UserAttributes, ScimError> {
         office: None,
         phone_numbers: Some(phones),
         addresses: Some(addresses),
-        // `locale` is rendered as a read-only mirror of `preferredLanguage`.
-        locale: Some(text(body, "preferredLanguage")?),
+        locale: Some(text(body, "locale")?),
+        preferred_language: Some(text(body, "preferredLanguage")?),
         timezone: Some(text(body, "timezone")?),
         status: Some(status),
         ou_id: Some(ad_text("organizationalUnit")?),

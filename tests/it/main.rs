@@ -10,6 +10,7 @@ mod admin_authz;
 mod admin_input;
 mod admin_resources;
 mod authority;
+mod directory;
 mod oauth_client_credentials;
 mod oidc_flow;
 mod oidc_rp;

@@ -265,6 +265,8 @@ async fn crud_small_entities(store: Store) {
     };
     let event = ChangeEvent {
         id: new_id("evt", now()),
+        seq: 0,
+        version: 1,
         partner_id: Some(p.id.clone()),
         tenant_id: Some(a.id.clone()),
         kind: "user.created".into(),
@@ -290,7 +292,7 @@ async fn crud_small_entities(store: Store) {
     tx.insert(&role).await.unwrap();
     tx.insert(&token).await.unwrap();
     tx.append(&audit).await.unwrap();
-    tx.append(&event).await.unwrap();
+    tx.append_event(event.clone()).await.unwrap();
     // Signing keys are platform rows: a tenant scope may not write them.
     assert!(matches!(tx.insert(&key).await, Err(StoreError::NotFound)));
     tx.commit().await.unwrap();

@@ -71,6 +71,7 @@ pub fn user(t: &Tenant, name: &str) -> User {
         }],
         addresses: vec![],
         locale: Some("en-GB".into()),
+        preferred_language: None,
         timezone: None,
         status: UserStatus::Active,
         ou_id: None,

@@ -32,7 +32,7 @@ impl Entity for Group {
             (&self.tenant_id).into(),
             (&self.partner_id).into(),
             (&self.name).into(),
-            self.name.to_lowercase().into(),
+            crate::domain::identifier::group_name_key(&self.name).into(),
             (&self.description).into(),
             (&self.ou_id).into(),
             self.created_at.into(),
@@ -114,6 +114,39 @@ impl Tx {
             0 => Err(StoreError::NotFound),
             _ => Ok(()),
         }
+    }
+
+    /// Groups that have `group_id` as a direct member.
+    pub async fn groups_containing_group(&mut self, group_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut args = vec![Arg::from(group_id)];
+        let scope = self.scope().predicate(Group::SCOPE, &mut args);
+        let sql = format!(
+            "SELECT group_id AS id FROM group_members WHERE member_group_id = $1 AND {scope} ORDER BY group_id"
+        );
+        Ok(self.fetch_all::<IdRow>(&sql, args).await?.into_iter().map(|r| r.id).collect())
+    }
+
+    /// The child OU of `parent` (a root OU when `None`) named `name`, case-insensitively.
+    pub async fn ou_child_by_name(
+        &mut self,
+        tenant_id: &str,
+        parent: Option<&str>,
+        name: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut args = vec![Arg::from(tenant_id), Arg::from(name.to_lowercase())];
+        let parent_cond = match parent {
+            Some(p) => {
+                args.push(Arg::from(p));
+                "parent_id = $3".to_owned()
+            }
+            None => "parent_id IS NULL".to_owned(),
+        };
+        let scope = self.scope().predicate(OrganizationalUnit::SCOPE, &mut args);
+        let sql = format!(
+            "SELECT id FROM organizational_units WHERE tenant_id = $1 AND lower(name) = $2 AND {parent_cond} \
+             AND {scope} ORDER BY id LIMIT 1"
+        );
+        Ok(self.fetch_optional::<IdRow>(&sql, args).await?.map(|r| r.id))
     }
 
     /// Direct members of a group, in member-id order.

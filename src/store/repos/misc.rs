@@ -172,6 +172,14 @@ impl Tx {
         self.fetch_all(sql, vec![Arg::from(user_id)]).await
     }
 
+    /// Every role held by a user of `tenant_id`, whatever the transaction's
+    /// scope (see `all_roles_of_user`).
+    pub async fn roles_of_tenant_users(&mut self, tenant_id: &str) -> Result<Vec<RoleAssignment>, StoreError> {
+        let sql =
+            "SELECT r.* FROM role_assignments r JOIN users u ON u.id = r.user_id WHERE u.tenant_id = $1 ORDER BY r.id";
+        self.fetch_all(sql, vec![Arg::from(tenant_id)]).await
+    }
+
     /// The consent a user gave an application, if any.
     pub async fn consent_of(&mut self, user_id: &str, app_id: &str) -> Result<Option<Consent>, StoreError> {
         let mut args = vec![Arg::from(user_id), Arg::from(app_id)];

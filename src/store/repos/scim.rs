@@ -7,7 +7,38 @@ use crate::domain::group::Group;
 use crate::store::db::{Arg, Count, IdRow};
 use crate::store::{Entity, StoreError, Tx};
 
+/// One (user, group) membership, direct or through nested groups.
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserGroupRow {
+    pub user_id: String,
+    pub group_id: String,
+    pub name: String,
+    /// 1 when the user is a direct member.
+    pub direct: i64,
+}
+
 impl Tx {
+    /// The groups of each of `user_ids`, directly or through nesting, in one
+    /// query (a SCIM page of users renders `groups` without a query per user).
+    pub async fn groups_of_users(&mut self, user_ids: &[String]) -> Result<Vec<UserGroupRow>, StoreError> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args: Vec<Arg> = user_ids.iter().map(Arg::from).collect();
+        let list = crate::store::db::placeholders(1, user_ids.len());
+        let scope = self.scope().predicate(Group::SCOPE, &mut args);
+        let sql = format!(
+            "WITH RECURSIVE m(user_id, group_id, direct) AS ( \
+               SELECT member_user_id, group_id, CAST(1 AS BIGINT) FROM group_members \
+               WHERE member_user_id IN ({list}) AND {scope} \
+               UNION \
+               SELECT m.user_id, gm.group_id, CAST(0 AS BIGINT) FROM group_members gm JOIN m ON gm.member_group_id = m.group_id) \
+             SELECT m.user_id, m.group_id, g.name, MAX(m.direct) AS direct FROM m JOIN groups g ON g.id = m.group_id \
+             GROUP BY m.user_id, m.group_id, g.name ORDER BY m.user_id, m.group_id"
+        );
+        self.fetch_all(&sql, args).await
+    }
+
     /// Rows of `E` in scope matching `condition` (SQL over `E::TABLE`, with
     /// its values already in `args`).
     pub async fn search<E: Entity>(

@@ -40,6 +40,7 @@ impl Entity for User {
         "updated_at",
         "external_id",
         "emails",
+        "preferred_language",
     ];
     fn id(&self) -> &str {
         &self.id
@@ -50,7 +51,7 @@ impl Entity for User {
             (&self.tenant_id).into(),
             (&self.partner_id).into(),
             (&self.user_name).into(),
-            self.user_name.to_lowercase().into(),
+            crate::domain::identifier::username_key(&self.user_name).into(),
             (&self.sam_account_name).into(),
             (&self.email).into(),
             self.email_verified.into(),
@@ -77,6 +78,7 @@ impl Entity for User {
             self.updated_at.into(),
             (&self.external_id).into(),
             json(&self.emails),
+            (&self.preferred_language).into(),
         ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
@@ -158,9 +160,11 @@ impl Tx {
         Ok(rows.into_iter().map(|r| r.password_hash).collect())
     }
 
-    /// A user by user name, case-insensitively, within one tenant of the scope.
+    /// A user by user name, compared as the write path normalizes it (PRECIS,
+    /// case-insensitive), within one tenant of the scope.
     pub async fn user_by_name(&mut self, tenant_id: &str, user_name: &str) -> Result<User, StoreError> {
-        let mut args = vec![Arg::from(tenant_id), Arg::from(user_name.to_lowercase())];
+        let key = crate::domain::identifier::username_key(user_name);
+        let mut args = vec![Arg::from(tenant_id), Arg::from(key)];
         let scope = self.scope().predicate(User::SCOPE, &mut args);
         let sql = format!("SELECT * FROM users WHERE tenant_id = $1 AND user_name_lower = $2 AND {scope}");
         self.fetch_one(&sql, args).await
