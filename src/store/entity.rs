@@ -22,6 +22,26 @@ impl ScopeCols {
     pub const PLATFORM_ONLY: ScopeCols = ScopeCols { partner: None, tenant: None };
 }
 
+/// Declares an entity's columns and the value each takes, side by side, as
+/// `COLUMNS` and `values()`: one list, so the two can never drift apart.
+/// `self` is passed in because a macro cannot name the method's receiver.
+///
+/// ```ignore
+/// columns!(self {
+///     "id" => (&self.id).into(),
+///     "name" => (&self.name).into(),
+/// });
+/// ```
+#[macro_export]
+macro_rules! columns {
+    ($this:tt { $($col:literal => $val:expr),+ $(,)? }) => {
+        const COLUMNS: &'static [&'static str] = &[$($col),+];
+        fn values(&$this) -> Vec<$crate::store::Arg> {
+            vec![$($val),+]
+        }
+    };
+}
+
 pub trait Entity: DbRow + Serialize + Sync {
     const TABLE: &'static str;
     const SCOPE: ScopeCols;

@@ -8,38 +8,22 @@ use crate::store::{Entity, ScopeCols, StoreError, Tx};
 impl Entity for AuditEvent {
     const TABLE: &'static str = "audit_events";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "partner_id",
-        "tenant_id",
-        "actor_type",
-        "actor_id",
-        "action",
-        "target_type",
-        "target_id",
-        "outcome",
-        "details",
-        "request_id",
-        "occurred_at",
-    ];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "actor_type" => (&self.actor_type).into(),
+        "actor_id" => (&self.actor_id).into(),
+        "action" => (&self.action).into(),
+        "target_type" => (&self.target_type).into(),
+        "target_id" => (&self.target_id).into(),
+        "outcome" => (&self.outcome).into(),
+        "details" => Arg::Json(Some(self.details.clone())),
+        "request_id" => (&self.request_id).into(),
+        "occurred_at" => self.occurred_at.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.partner_id).into(),
-            (&self.tenant_id).into(),
-            (&self.actor_type).into(),
-            (&self.actor_id).into(),
-            (&self.action).into(),
-            (&self.target_type).into(),
-            (&self.target_id).into(),
-            (&self.outcome).into(),
-            Arg::Json(Some(self.details.clone())),
-            (&self.request_id).into(),
-            self.occurred_at.into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (self.partner_id.as_deref(), self.tenant_id.as_deref())
@@ -49,22 +33,18 @@ impl Entity for AuditEvent {
 impl Entity for ChangeEvent {
     const TABLE: &'static str = "events";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] =
-        &["id", "partner_id", "tenant_id", "type", "data", "occurred_at", "seq", "version"];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "type" => (&self.kind).into(),
+        "data" => Arg::Json(Some(self.data.clone())),
+        "occurred_at" => self.occurred_at.into(),
+        "seq" => self.seq.into(),
+        "version" => self.version.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.partner_id).into(),
-            (&self.tenant_id).into(),
-            (&self.kind).into(),
-            Arg::Json(Some(self.data.clone())),
-            self.occurred_at.into(),
-            self.seq.into(),
-            self.version.into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (self.partner_id.as_deref(), self.tenant_id.as_deref())

@@ -11,34 +11,20 @@ use crate::store::{Entity, Page, PageRequest, ScopeCols, StoreError, Tx};
 impl Entity for Group {
     const TABLE: &'static str = "groups";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "tenant_id",
-        "partner_id",
-        "name",
-        "name_lower",
-        "description",
-        "ou_id",
-        "created_at",
-        "updated_at",
-        "external_id",
-    ];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "name" => (&self.name).into(),
+        "name_lower" => crate::domain::identifier::group_name_key(&self.name).into(),
+        "description" => (&self.description).into(),
+        "ou_id" => (&self.ou_id).into(),
+        "created_at" => self.created_at.into(),
+        "updated_at" => self.updated_at.into(),
+        "external_id" => (&self.external_id).into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.tenant_id).into(),
-            (&self.partner_id).into(),
-            (&self.name).into(),
-            crate::domain::identifier::group_name_key(&self.name).into(),
-            (&self.description).into(),
-            (&self.ou_id).into(),
-            self.created_at.into(),
-            self.updated_at.into(),
-            (&self.external_id).into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (Some(&self.partner_id), Some(&self.tenant_id))
@@ -48,22 +34,18 @@ impl Entity for Group {
 impl Entity for OrganizationalUnit {
     const TABLE: &'static str = "organizational_units";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] =
-        &["id", "tenant_id", "partner_id", "parent_id", "name", "description", "created_at", "updated_at"];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "parent_id" => (&self.parent_id).into(),
+        "name" => (&self.name).into(),
+        "description" => (&self.description).into(),
+        "created_at" => self.created_at.into(),
+        "updated_at" => self.updated_at.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.tenant_id).into(),
-            (&self.partner_id).into(),
-            (&self.parent_id).into(),
-            (&self.name).into(),
-            (&self.description).into(),
-            self.created_at.into(),
-            self.updated_at.into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (Some(&self.partner_id), Some(&self.tenant_id))

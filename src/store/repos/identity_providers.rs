@@ -1,46 +1,29 @@
 //! Identity providers.
 
 use crate::domain::idp::IdentityProvider;
-use crate::store::db::{Arg, json};
+use crate::store::db::json;
 use crate::store::{Entity, ScopeCols};
 
 impl Entity for IdentityProvider {
     const TABLE: &'static str = "identity_providers";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "tenant_id",
-        "partner_id",
-        "type",
-        "name",
-        "domains",
-        "config",
-        "jit_provisioning",
-        "attribute_mapping",
-        "sync_schedule",
-        "trust_email_for_linking",
-        "created_at",
-        "updated_at",
-    ];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "type" => (&self.kind).into(),
+        "name" => (&self.name).into(),
+        "domains" => json(&self.domains),
+        "config" => json(&self.config),
+        "jit_provisioning" => self.jit_provisioning.into(),
+        "attribute_mapping" => json(&self.attribute_mapping),
+        "sync_schedule" => (&self.sync_schedule).into(),
+        "trust_email_for_linking" => self.trust_email_for_linking.into(),
+        "created_at" => self.created_at.into(),
+        "updated_at" => self.updated_at.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.tenant_id).into(),
-            (&self.partner_id).into(),
-            (&self.kind).into(),
-            (&self.name).into(),
-            json(&self.domains),
-            json(&self.config),
-            self.jit_provisioning.into(),
-            json(&self.attribute_mapping),
-            (&self.sync_schedule).into(),
-            self.trust_email_for_linking.into(),
-            self.created_at.into(),
-            self.updated_at.into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (Some(&self.partner_id), Some(&self.tenant_id))

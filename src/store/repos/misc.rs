@@ -12,36 +12,21 @@ use crate::store::{Entity, ScopeCols, StoreError, Tx};
 impl Entity for McpAgent {
     const TABLE: &'static str = "mcp_agents";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "tenant_id",
-        "partner_id",
-        "name",
-        "description",
-        "user_id",
-        "application_id",
-        "allowed_scopes",
-        "status",
-        "created_at",
-        "updated_at",
-    ];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "name" => (&self.name).into(),
+        "description" => (&self.description).into(),
+        "user_id" => (&self.user_id).into(),
+        "application_id" => (&self.application_id).into(),
+        "allowed_scopes" => json(&self.allowed_scopes),
+        "status" => (&self.status).into(),
+        "created_at" => self.created_at.into(),
+        "updated_at" => self.updated_at.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.tenant_id).into(),
-            (&self.partner_id).into(),
-            (&self.name).into(),
-            (&self.description).into(),
-            (&self.user_id).into(),
-            (&self.application_id).into(),
-            json(&self.allowed_scopes),
-            (&self.status).into(),
-            self.created_at.into(),
-            self.updated_at.into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (Some(&self.partner_id), Some(&self.tenant_id))
@@ -51,19 +36,16 @@ impl Entity for McpAgent {
 impl Entity for RoleAssignment {
     const TABLE: &'static str = "role_assignments";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] = &["id", "user_id", "role", "partner_id", "tenant_id", "created_at"];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "user_id" => (&self.user_id).into(),
+        "role" => self.role.as_str().into(),
+        "partner_id" => (&self.partner_id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "created_at" => self.created_at.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.user_id).into(),
-            self.role.as_str().into(),
-            (&self.partner_id).into(),
-            (&self.tenant_id).into(),
-            self.created_at.into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (self.partner_id.as_deref(), self.tenant_id.as_deref())
@@ -73,22 +55,18 @@ impl Entity for RoleAssignment {
 impl Entity for Consent {
     const TABLE: &'static str = "consents";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] =
-        &["id", "tenant_id", "partner_id", "user_id", "app_id", "scopes", "created_at", "updated_at"];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "user_id" => (&self.user_id).into(),
+        "app_id" => (&self.app_id).into(),
+        "scopes" => json(&self.scopes),
+        "created_at" => self.created_at.into(),
+        "updated_at" => self.updated_at.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.tenant_id).into(),
-            (&self.partner_id).into(),
-            (&self.user_id).into(),
-            (&self.app_id).into(),
-            json(&self.scopes),
-            self.created_at.into(),
-            self.updated_at.into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (Some(&self.partner_id), Some(&self.tenant_id))
@@ -98,22 +76,18 @@ impl Entity for Consent {
 impl Entity for ScimToken {
     const TABLE: &'static str = "scim_tokens";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] =
-        &["id", "tenant_id", "partner_id", "name", "token_hash", "expires_at", "last_used_at", "created_at"];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "name" => (&self.name).into(),
+        "token_hash" => (&self.token_hash).into(),
+        "expires_at" => self.expires_at.into(),
+        "last_used_at" => self.last_used_at.into(),
+        "created_at" => self.created_at.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.tenant_id).into(),
-            (&self.partner_id).into(),
-            (&self.name).into(),
-            (&self.token_hash).into(),
-            self.expires_at.into(),
-            self.last_used_at.into(),
-            self.created_at.into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (Some(&self.partner_id), Some(&self.tenant_id))
@@ -123,32 +97,19 @@ impl Entity for ScimToken {
 impl Entity for SigningKey {
     const TABLE: &'static str = "signing_keys";
     const SCOPE: ScopeCols = ScopeCols::PLATFORM_ONLY;
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "alg",
-        "status",
-        "private_key_sealed",
-        "public_jwk",
-        "created_at",
-        "activated_at",
-        "retired_at",
-        "expires_at",
-    ];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "alg" => (&self.alg).into(),
+        "status" => (&self.status).into(),
+        "private_key_sealed" => (&self.private_key_sealed).into(),
+        "public_jwk" => Arg::Json(Some(self.public_jwk.clone())),
+        "created_at" => self.created_at.into(),
+        "activated_at" => self.activated_at.into(),
+        "retired_at" => self.retired_at.into(),
+        "expires_at" => self.expires_at.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.alg).into(),
-            (&self.status).into(),
-            (&self.private_key_sealed).into(),
-            Arg::Json(Some(self.public_jwk.clone())),
-            self.created_at.into(),
-            self.activated_at.into(),
-            self.retired_at.into(),
-            self.expires_at.into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (None, None)

@@ -10,34 +10,20 @@ use crate::store::{Entity, ScopeCols, StoreError, Tx};
 impl Entity for Session {
     const TABLE: &'static str = "sessions";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "token_hash",
-        "tenant_id",
-        "partner_id",
-        "user_id",
-        "auth_time",
-        "amr",
-        "created_at",
-        "expires_at",
-        "ended_at",
-    ];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "token_hash" => (&self.token_hash).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "user_id" => (&self.user_id).into(),
+        "auth_time" => self.auth_time.into(),
+        "amr" => json(&self.amr),
+        "created_at" => self.created_at.into(),
+        "expires_at" => self.expires_at.into(),
+        "ended_at" => self.ended_at.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.token_hash).into(),
-            (&self.tenant_id).into(),
-            (&self.partner_id).into(),
-            (&self.user_id).into(),
-            self.auth_time.into(),
-            json(&self.amr),
-            self.created_at.into(),
-            self.expires_at.into(),
-            self.ended_at.into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (Some(&self.partner_id), Some(&self.tenant_id))
@@ -47,34 +33,20 @@ impl Entity for Session {
 impl Entity for LoginRequest {
     const TABLE: &'static str = "login_requests";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "tenant_id",
-        "partner_id",
-        "app_id",
-        "params",
-        "step",
-        "user_id",
-        "csrf_hash",
-        "created_at",
-        "expires_at",
-    ];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "app_id" => (&self.app_id).into(),
+        "params" => json(&self.params),
+        "step" => self.step.as_str().into(),
+        "user_id" => (&self.user_id).into(),
+        "csrf_hash" => (&self.csrf_hash).into(),
+        "created_at" => self.created_at.into(),
+        "expires_at" => self.expires_at.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.tenant_id).into(),
-            (&self.partner_id).into(),
-            (&self.app_id).into(),
-            json(&self.params),
-            self.step.as_str().into(),
-            (&self.user_id).into(),
-            (&self.csrf_hash).into(),
-            self.created_at.into(),
-            self.expires_at.into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (self.partner_id.as_deref(), self.tenant_id.as_deref())
@@ -84,38 +56,22 @@ impl Entity for LoginRequest {
 impl Entity for AuthorizationCode {
     const TABLE: &'static str = "authorization_codes";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "code_hash",
-        "tenant_id",
-        "partner_id",
-        "app_id",
-        "user_id",
-        "session_id",
-        "params",
-        "access_jti",
-        "created_at",
-        "expires_at",
-        "used_at",
-    ];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "code_hash" => (&self.code_hash).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "app_id" => (&self.app_id).into(),
+        "user_id" => (&self.user_id).into(),
+        "session_id" => (&self.session_id).into(),
+        "params" => json(&self.params),
+        "access_jti" => (&self.access_jti).into(),
+        "created_at" => self.created_at.into(),
+        "expires_at" => self.expires_at.into(),
+        "used_at" => self.used_at.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.code_hash).into(),
-            (&self.tenant_id).into(),
-            (&self.partner_id).into(),
-            (&self.app_id).into(),
-            (&self.user_id).into(),
-            (&self.session_id).into(),
-            json(&self.params),
-            (&self.access_jti).into(),
-            self.created_at.into(),
-            self.expires_at.into(),
-            self.used_at.into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (Some(&self.partner_id), Some(&self.tenant_id))
@@ -125,48 +81,27 @@ impl Entity for AuthorizationCode {
 impl Entity for RefreshToken {
     const TABLE: &'static str = "refresh_tokens";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "token_hash",
-        "family_id",
-        "tenant_id",
-        "partner_id",
-        "app_id",
-        "user_id",
-        "session_id",
-        "code_id",
-        "access_jti",
-        "scope",
-        "auth_time",
-        "amr",
-        "created_at",
-        "expires_at",
-        "rotated_at",
-        "revoked_at",
-    ];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "token_hash" => (&self.token_hash).into(),
+        "family_id" => (&self.family_id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "app_id" => (&self.app_id).into(),
+        "user_id" => (&self.user_id).into(),
+        "session_id" => (&self.session_id).into(),
+        "code_id" => (&self.code_id).into(),
+        "access_jti" => (&self.access_jti).into(),
+        "scope" => (&self.scope).into(),
+        "auth_time" => self.auth_time.into(),
+        "amr" => json(&self.amr),
+        "created_at" => self.created_at.into(),
+        "expires_at" => self.expires_at.into(),
+        "rotated_at" => self.rotated_at.into(),
+        "revoked_at" => self.revoked_at.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.token_hash).into(),
-            (&self.family_id).into(),
-            (&self.tenant_id).into(),
-            (&self.partner_id).into(),
-            (&self.app_id).into(),
-            (&self.user_id).into(),
-            (&self.session_id).into(),
-            (&self.code_id).into(),
-            (&self.access_jti).into(),
-            (&self.scope).into(),
-            self.auth_time.into(),
-            json(&self.amr),
-            self.created_at.into(),
-            self.expires_at.into(),
-            self.rotated_at.into(),
-            self.revoked_at.into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (Some(&self.partner_id), Some(&self.tenant_id))

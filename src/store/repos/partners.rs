@@ -8,12 +8,15 @@ use crate::store::{Entity, ScopeCols, StoreError, Tx};
 impl Entity for Partner {
     const TABLE: &'static str = "partners";
     const SCOPE: ScopeCols = ScopeCols { partner: Some("id"), tenant: None };
-    const COLUMNS: &'static [&'static str] = &["id", "name", "limits", "created_at", "updated_at"];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "name" => (&self.name).into(),
+        "limits" => json(&self.limits),
+        "created_at" => self.created_at.into(),
+        "updated_at" => self.updated_at.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![(&self.id).into(), (&self.name).into(), json(&self.limits), self.created_at.into(), self.updated_at.into()]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (Some(&self.id), None)
@@ -23,22 +26,18 @@ impl Entity for Partner {
 impl Entity for Tenant {
     const TABLE: &'static str = "tenants";
     const SCOPE: ScopeCols = ScopeCols { partner: Some("partner_id"), tenant: Some("id") };
-    const COLUMNS: &'static [&'static str] =
-        &["id", "partner_id", "slug", "name", "settings", "branding", "created_at", "updated_at"];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "slug" => (&self.slug).into(),
+        "name" => (&self.name).into(),
+        "settings" => json(&self.settings),
+        "branding" => json(&self.branding),
+        "created_at" => self.created_at.into(),
+        "updated_at" => self.updated_at.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.partner_id).into(),
-            (&self.slug).into(),
-            (&self.name).into(),
-            json(&self.settings),
-            json(&self.branding),
-            self.created_at.into(),
-            self.updated_at.into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (Some(&self.partner_id), Some(&self.id))

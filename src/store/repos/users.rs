@@ -8,78 +8,42 @@ use crate::store::{Entity, ScopeCols, StoreError, Tx};
 impl Entity for User {
     const TABLE: &'static str = "users";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] = &[
-        "id",
-        "tenant_id",
-        "partner_id",
-        "user_name",
-        "user_name_lower",
-        "sam_account_name",
-        "email",
-        "email_verified",
-        "given_name",
-        "family_name",
-        "display_name",
-        "title",
-        "department",
-        "company",
-        "employee_id",
-        "employee_type",
-        "manager_id",
-        "office",
-        "phone_numbers",
-        "addresses",
-        "locale",
-        "timezone",
-        "status",
-        "ou_id",
-        "custom_attributes",
-        "password_hash",
-        "password_changed_at",
-        "created_at",
-        "updated_at",
-        "external_id",
-        "emails",
-        "preferred_language",
-    ];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "user_name" => (&self.user_name).into(),
+        "user_name_lower" => crate::domain::identifier::username_key(&self.user_name).into(),
+        "sam_account_name" => (&self.sam_account_name).into(),
+        "email" => (&self.email).into(),
+        "email_verified" => self.email_verified.into(),
+        "given_name" => (&self.given_name).into(),
+        "family_name" => (&self.family_name).into(),
+        "display_name" => (&self.display_name).into(),
+        "title" => (&self.title).into(),
+        "department" => (&self.department).into(),
+        "company" => (&self.company).into(),
+        "employee_id" => (&self.employee_id).into(),
+        "employee_type" => (&self.employee_type).into(),
+        "manager_id" => (&self.manager_id).into(),
+        "office" => (&self.office).into(),
+        "phone_numbers" => json(&self.phone_numbers),
+        "addresses" => json(&self.addresses),
+        "locale" => (&self.locale).into(),
+        "timezone" => (&self.timezone).into(),
+        "status" => self.status.as_str().into(),
+        "ou_id" => (&self.ou_id).into(),
+        "custom_attributes" => json(&self.custom_attributes),
+        "password_hash" => (&self.password_hash).into(),
+        "password_changed_at" => self.password_changed_at.into(),
+        "created_at" => self.created_at.into(),
+        "updated_at" => self.updated_at.into(),
+        "external_id" => (&self.external_id).into(),
+        "emails" => json(&self.emails),
+        "preferred_language" => (&self.preferred_language).into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.tenant_id).into(),
-            (&self.partner_id).into(),
-            (&self.user_name).into(),
-            crate::domain::identifier::username_key(&self.user_name).into(),
-            (&self.sam_account_name).into(),
-            (&self.email).into(),
-            self.email_verified.into(),
-            (&self.given_name).into(),
-            (&self.family_name).into(),
-            (&self.display_name).into(),
-            (&self.title).into(),
-            (&self.department).into(),
-            (&self.company).into(),
-            (&self.employee_id).into(),
-            (&self.employee_type).into(),
-            (&self.manager_id).into(),
-            (&self.office).into(),
-            json(&self.phone_numbers),
-            json(&self.addresses),
-            (&self.locale).into(),
-            (&self.timezone).into(),
-            self.status.as_str().into(),
-            (&self.ou_id).into(),
-            json(&self.custom_attributes),
-            (&self.password_hash).into(),
-            self.password_changed_at.into(),
-            self.created_at.into(),
-            self.updated_at.into(),
-            (&self.external_id).into(),
-            json(&self.emails),
-            (&self.preferred_language).into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (Some(&self.partner_id), Some(&self.tenant_id))
@@ -89,22 +53,18 @@ impl Entity for User {
 impl Entity for UserIdentity {
     const TABLE: &'static str = "user_identities";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] =
-        &["id", "tenant_id", "partner_id", "user_id", "idp_id", "external_id", "last_login_at", "created_at"];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "user_id" => (&self.user_id).into(),
+        "idp_id" => (&self.idp_id).into(),
+        "external_id" => (&self.external_id).into(),
+        "last_login_at" => self.last_login_at.into(),
+        "created_at" => self.created_at.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.tenant_id).into(),
-            (&self.partner_id).into(),
-            (&self.user_id).into(),
-            (&self.idp_id).into(),
-            (&self.external_id).into(),
-            self.last_login_at.into(),
-            self.created_at.into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (Some(&self.partner_id), Some(&self.tenant_id))
@@ -125,20 +85,16 @@ pub struct PasswordHistoryRow {
 impl Entity for PasswordHistoryRow {
     const TABLE: &'static str = "password_history";
     const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
-    const COLUMNS: &'static [&'static str] =
-        &["id", "tenant_id", "partner_id", "user_id", "password_hash", "created_at"];
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "user_id" => (&self.user_id).into(),
+        "password_hash" => (&self.password_hash).into(),
+        "created_at" => self.created_at.into(),
+    });
     fn id(&self) -> &str {
         &self.id
-    }
-    fn values(&self) -> Vec<Arg> {
-        vec![
-            (&self.id).into(),
-            (&self.tenant_id).into(),
-            (&self.partner_id).into(),
-            (&self.user_id).into(),
-            (&self.password_hash).into(),
-            self.created_at.into(),
-        ]
     }
     fn owner(&self) -> (Option<&str>, Option<&str>) {
         (Some(&self.partner_id), Some(&self.tenant_id))
