@@ -30,3 +30,4 @@ CREATE TABLE data_migrations (
     done_at  TIMESTAMPTZ NOT NULL,
     report   JSONB NOT NULL
 );
+

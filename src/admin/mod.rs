@@ -414,6 +414,19 @@ pub async fn tenant_in_scope(tx: &mut Tx, tenant_id: &str) -> Result<crate::doma
     }
 }
 
+/// `tenant_in_scope` and `lock_tenant` in one query: the tenant a new object
+/// goes into, locked so concurrent creates cannot both pass a limit check.
+pub async fn lock_tenant_in_scope(tx: &mut Tx, tenant_id: &str) -> Result<crate::domain::tenant::Tenant, AdminError> {
+    if !crate::ids::has_prefix(tenant_id, "tnt") {
+        return Err(AdminError::field("tenant_id", "must be a tnt_ id"));
+    }
+    match tx.get_for_update::<crate::domain::tenant::Tenant>(tenant_id).await {
+        Ok(t) => Ok(t),
+        Err(StoreError::NotFound) => Err(AdminError::field("tenant_id", "no such tenant")),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Locks the tenant row so concurrent creates cannot both pass a limit check.
 pub async fn lock_tenant(tx: &mut Tx, tenant_id: &str) -> Result<crate::domain::tenant::Tenant, AdminError> {
     Ok(tx.get_for_update::<crate::domain::tenant::Tenant>(tenant_id).await?)

@@ -60,7 +60,12 @@ pub async fn emit(
     kind: &'static str,
     data: Value,
 ) -> Result<(), StoreError> {
-    let event = ChangeEvent {
+    tx.append_event(change_event(w, owner, kind, data)).await
+}
+
+/// The event of `kind`, numbered when appended.
+pub fn change_event(w: &Writer<'_>, owner: (&str, &str), kind: &'static str, data: Value) -> ChangeEvent {
+    ChangeEvent {
         id: new_id("evt", w.now),
         seq: 0,
         version: PAYLOAD_VERSION,
@@ -69,6 +74,5 @@ pub async fn emit(
         kind: kind.into(),
         data,
         occurred_at: w.now,
-    };
-    tx.append_event(event).await
+    }
 }

@@ -44,8 +44,7 @@ pub async fn create(tx: &mut Tx, w: &Writer<'_>, input: NewGroup) -> Result<Grou
     finish(tx, &mut g).await?;
     tx.insert(&g).await?;
     let owner = (g.partner_id.as_str(), g.tenant_id.as_str());
-    w.audit(tx, "group.create", ("group", &g.id), owner, Map::new()).await?;
-    events::emit(tx, w, owner, "group.created", group_payload(&g)).await?;
+    w.record(tx, "group.create", ("group", &g.id), owner, Map::new(), "group.created", group_payload(&g)).await?;
     Ok(g)
 }
 
@@ -80,8 +79,7 @@ pub async fn update(tx: &mut Tx, w: &Writer<'_>, mut g: Group, input: GroupPatch
     finish(tx, &mut g).await?;
     tx.update(&g).await?;
     let owner = (g.partner_id.as_str(), g.tenant_id.as_str());
-    w.audit(tx, "group.update", ("group", &g.id), owner, Map::new()).await?;
-    events::emit(tx, w, owner, "group.updated", group_payload(&g)).await?;
+    w.record(tx, "group.update", ("group", &g.id), owner, Map::new(), "group.updated", group_payload(&g)).await?;
     Ok(g)
 }
 
@@ -92,8 +90,7 @@ pub async fn delete(tx: &mut Tx, w: &Writer<'_>, g: Group) -> Result<(), AdminEr
         events::emit(tx, w, owner, "group.member.removed", member_payload(&parent, &g.id)).await?;
     }
     tx.delete::<Group>(&g.id).await?;
-    w.audit(tx, "group.delete", ("group", &g.id), owner, Map::new()).await?;
-    events::emit(tx, w, owner, "group.deleted", group_payload(&g)).await?;
+    w.record(tx, "group.delete", ("group", &g.id), owner, Map::new(), "group.deleted", group_payload(&g)).await?;
     Ok(())
 }
 
@@ -109,8 +106,16 @@ pub async fn add_member(tx: &mut Tx, w: &Writer<'_>, g: &mut Group, member_id: &
     tx.add_member(g, member_id, w.now).await?;
     touch(tx, w, g).await?;
     let owner = (g.partner_id.as_str(), g.tenant_id.as_str());
-    w.audit(tx, "group.member.add", ("group", &g.id), owner, member_details(member_id)).await?;
-    events::emit(tx, w, owner, "group.member.added", member_payload(&g.id, member_id)).await?;
+    w.record(
+        tx,
+        "group.member.add",
+        ("group", &g.id),
+        owner,
+        member_details(member_id),
+        "group.member.added",
+        member_payload(&g.id, member_id),
+    )
+    .await?;
     Ok(())
 }
 
@@ -119,8 +124,16 @@ pub async fn remove_member(tx: &mut Tx, w: &Writer<'_>, g: &mut Group, member_id
     tx.remove_member(g, member_id).await?;
     touch(tx, w, g).await?;
     let owner = (g.partner_id.as_str(), g.tenant_id.as_str());
-    w.audit(tx, "group.member.remove", ("group", &g.id), owner, member_details(member_id)).await?;
-    events::emit(tx, w, owner, "group.member.removed", member_payload(&g.id, member_id)).await?;
+    w.record(
+        tx,
+        "group.member.remove",
+        ("group", &g.id),
+        owner,
+        member_details(member_id),
+        "group.member.removed",
+        member_payload(&g.id, member_id),
+    )
+    .await?;
     Ok(())
 }
 

@@ -102,16 +102,31 @@ impl Writer<'_> {
         matches!(&self.actor, Actor::User(id) if id == user_id)
     }
 
-    /// Appends a successful action to the audit log.
-    pub async fn audit(
+    /// Appends the audit record of a successful action and its change event.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record(
         &self,
         tx: &mut Tx,
         action: &str,
         target: (&str, &str),
         owner: (&str, &str),
         details: Map<String, Value>,
+        kind: &'static str,
+        data: Value,
     ) -> Result<(), AdminError> {
-        let event = AuditEvent {
+        let audit = self.audit_event(action, target, owner, details);
+        tx.append_audit_and_event(&audit, events::change_event(self, owner, kind, data)).await?;
+        Ok(())
+    }
+
+    fn audit_event(
+        &self,
+        action: &str,
+        target: (&str, &str),
+        owner: (&str, &str),
+        details: Map<String, Value>,
+    ) -> AuditEvent {
+        AuditEvent {
             id: self.new_id("aud"),
             partner_id: Some(owner.0.to_owned()),
             tenant_id: Some(owner.1.to_owned()),
@@ -124,8 +139,19 @@ impl Writer<'_> {
             details: Value::Object(details),
             request_id: self.request_id.map(str::to_owned),
             occurred_at: self.now,
-        };
-        tx.append(&event).await?;
+        }
+    }
+
+    /// Appends a successful action to the audit log.
+    pub async fn audit(
+        &self,
+        tx: &mut Tx,
+        action: &str,
+        target: (&str, &str),
+        owner: (&str, &str),
+        details: Map<String, Value>,
+    ) -> Result<(), AdminError> {
+        tx.append(&self.audit_event(action, target, owner, details)).await?;
         Ok(())
     }
 }

@@ -8,7 +8,7 @@
 use serde_json::Map;
 
 use crate::admin::authz::covers;
-use crate::admin::{AdminError, check_limit, lock_tenant, must_exist, tenant_in_scope};
+use crate::admin::{AdminError, check_limit, must_exist, tenant_in_scope};
 use crate::authn::password_change::{PasswordError, set_password};
 use crate::domain::ou::OrganizationalUnit;
 use crate::domain::tenant::Tenant;
@@ -90,8 +90,7 @@ async fn finish(
 
 pub async fn create(tx: &mut Tx, w: &Writer<'_>, mut input: UserAttributes) -> Result<User, AdminError> {
     let tenant_id = input.tenant_id.take().ok_or_else(|| AdminError::field("tenant_id", "is required"))?;
-    tenant_in_scope(tx, &tenant_id).await?;
-    let tenant = lock_tenant(tx, &tenant_id).await?;
+    let tenant = tenant_in_scope(tx, &tenant_id).await?;
     let Some(user_name) = input.user_name.clone() else {
         return Err(AdminError::field("user_name", "is required"));
     };
@@ -130,13 +129,15 @@ pub async fn create(tx: &mut Tx, w: &Writer<'_>, mut input: UserAttributes) -> R
     };
     user.apply(&input);
     finish(tx, w, &tenant, &mut user, input.password.take()).await?;
-    let limits = tx.limits_of_tenant(&tenant.id).await?;
-    let count = tx.count_in_tenant("users", &tenant.id).await?;
-    check_limit(count, limits.max_users_per_tenant, "partner.max_users_per_tenant", "users per tenant")?;
+    // The insert's counter trigger locks the tenant row until commit, so the
+    // count read after it includes every concurrent create that committed
+    // first: checked here, the limit holds without locking the tenant for
+    // the whole request.
     tx.insert(&user).await?;
+    let (count, limits) = tx.users_and_limits(&tenant.id).await?;
+    check_limit(count - 1, limits.max_users_per_tenant, "partner.max_users_per_tenant", "users per tenant")?;
     let owner = (user.partner_id.as_str(), user.tenant_id.as_str());
-    w.audit(tx, "user.create", ("user", &user.id), owner, Map::new()).await?;
-    events::emit(tx, w, owner, "user.created", user_payload(&user)).await?;
+    w.record(tx, "user.create", ("user", &user.id), owner, Map::new(), "user.created", user_payload(&user)).await?;
     Ok(user)
 }
 
@@ -169,13 +170,12 @@ pub async fn update(
     finish(tx, w, &tenant, &mut user, password).await?;
     tx.update(&user).await?;
     let owner = (user.partner_id.as_str(), user.tenant_id.as_str());
-    w.audit(tx, "user.update", ("user", &user.id), owner, Map::new()).await?;
     let kind = if user.status == UserStatus::Suspended && before.status != UserStatus::Suspended {
         "user.suspended"
     } else {
         "user.updated"
     };
-    events::emit(tx, w, owner, kind, user_payload(&user)).await?;
+    w.record(tx, "user.update", ("user", &user.id), owner, Map::new(), kind, user_payload(&user)).await?;
     Ok(user)
 }
 
@@ -196,8 +196,7 @@ pub async fn delete(
         events::emit(tx, w, owner, "group.member.removed", events::member_payload(&group_id, &user.id)).await?;
     }
     tx.delete::<User>(id).await?;
-    w.audit(tx, "user.delete", ("user", &user.id), owner, Map::new()).await?;
-    events::emit(tx, w, owner, "user.deleted", user_payload(&user)).await?;
+    w.record(tx, "user.delete", ("user", &user.id), owner, Map::new(), "user.deleted", user_payload(&user)).await?;
     Ok(())
 }
 

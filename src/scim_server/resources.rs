@@ -147,7 +147,8 @@ impl ScimResource for Users {
         in_tx(c, "user.create", "user", None, async |tx: &mut Tx| {
             resolve_ou(tx, c, &mut attrs).await?;
             let u = directory::users::create(tx, &c.admin.writer(), attrs).await?;
-            Ok(render_user(tx, c, &u).await?)
+            // A new user is in no group yet: nothing to read back.
+            Ok((users::render(&u, &[], &c.base), users::version(&u)))
         })
         .await
     }

@@ -96,6 +96,9 @@ pub trait Dialect: Send + Sync {
     fn element_text(&self, key: &str) -> String;
     /// Whether member `key` of the current element `e` is JSON `true`.
     fn element_true(&self, key: &str) -> String;
+    /// Whether an INSERT can take a number from a counter row in the same
+    /// statement (a data-modifying CTE), saving a round trip.
+    fn counter_in_insert(&self) -> bool;
 }
 
 pub struct PgDialect;
@@ -114,6 +117,9 @@ impl Dialect for PgDialect {
     }
     fn element_true(&self, key: &str) -> String {
         format!("((e.value ->> '{key}') = 'true')")
+    }
+    fn counter_in_insert(&self) -> bool {
+        true
     }
 }
 
@@ -135,6 +141,9 @@ impl Dialect for SqliteDialect {
     }
     fn element_true(&self, key: &str) -> String {
         format!("(json_extract(e.value, '$.{key}') = 1)")
+    }
+    fn counter_in_insert(&self) -> bool {
+        false
     }
 }
 

@@ -55,14 +55,55 @@ impl Tx {
     /// Appends a change event numbered in commit order: the counter row stays
     /// locked by this transaction until it ends, so a later number always
     /// belongs to a later commit and a rollback leaves no gap.
-    pub async fn append_event(&mut self, mut event: ChangeEvent) -> Result<(), StoreError> {
+    pub async fn append_event(&mut self, event: ChangeEvent) -> Result<(), StoreError> {
+        self.append_records(None, event).await
+    }
+
+    /// Appends an audit record and the change event of the same write, in one
+    /// round trip where the database allows it (the hot path of every write).
+    pub async fn append_audit_and_event(&mut self, audit: &AuditEvent, event: ChangeEvent) -> Result<(), StoreError> {
+        self.append_records(Some(audit), event).await
+    }
+
+    async fn append_records(&mut self, audit: Option<&AuditEvent>, mut event: ChangeEvent) -> Result<(), StoreError> {
         #[derive(sqlx::FromRow)]
         struct Last {
             last: i64,
         }
-        let sql = "UPDATE event_sequence SET last = last + 1 WHERE id = 1 RETURNING last";
-        event.seq = self.fetch_one::<Last>(sql, vec![]).await?.last;
-        self.append(&event).await
+        const NEXT: &str = "UPDATE event_sequence SET last = last + 1 WHERE id = 1 RETURNING last";
+        if !self.dialect().counter_in_insert() {
+            if let Some(a) = audit {
+                self.append(a).await?;
+            }
+            event.seq = self.fetch_one::<Last>(NEXT, vec![]).await?.last;
+            return self.append(&event).await;
+        }
+        // PostgreSQL: data-modifying CTEs, the number taken inside the INSERT.
+        let mut args = Vec::new();
+        let mut with = Vec::new();
+        if let Some(a) = audit {
+            args.extend(a.values());
+            let list = crate::store::db::placeholders(1, args.len());
+            with.push(format!("a AS (INSERT INTO audit_events ({}) VALUES ({list}))", AuditEvent::COLUMNS.join(", ")));
+        }
+        with.push(format!("s AS ({NEXT})"));
+        let mut values = Vec::new();
+        for (col, v) in ChangeEvent::COLUMNS.iter().zip(event.values()) {
+            if *col == "seq" {
+                values.push("s.last".to_owned());
+            } else {
+                args.push(v);
+                values.push(format!("${}", args.len()));
+            }
+        }
+        let sql = format!(
+            "WITH {} INSERT INTO events ({}) SELECT {} FROM s",
+            with.join(", "),
+            ChangeEvent::COLUMNS.join(", "),
+            values.join(", ")
+        );
+        self.execute(&sql, args).await?;
+        Ok(())
     }
 
     /// Events after `seq`, in order, within the scope.

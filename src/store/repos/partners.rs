@@ -75,6 +75,21 @@ impl Tx {
         Ok(p.limits)
     }
 
+    /// The tenant's user count and its partner's limits, in one query (the
+    /// hot path of every user create).
+    pub async fn users_and_limits(&mut self, tenant_id: &str) -> Result<(i64, PartnerLimits), StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Room {
+            n: i64,
+            #[sqlx(json)]
+            limits: PartnerLimits,
+        }
+        let sql =
+            "SELECT t.user_count AS n, p.limits FROM tenants t JOIN partners p ON p.id = t.partner_id WHERE t.id = $1";
+        let r: Room = self.fetch_one(sql, vec![tenant_id.into()]).await?;
+        Ok((r.n, r.limits))
+    }
+
     pub async fn count_tenants_of_partner(&mut self, partner_id: &str) -> Result<i64, StoreError> {
         let sql = "SELECT COUNT(*) AS n FROM tenants WHERE partner_id = $1";
         Ok(self.fetch_one::<Count>(sql, vec![partner_id.into()]).await?.n)
