@@ -11,7 +11,7 @@ use crate::admin::Ctx;
 use crate::admin::authz::{ActorKind, Principal};
 use crate::app::Services;
 use crate::domain::tenant::Tenant;
-use crate::domain::user::{EmailAddress, User, UserStatus};
+use crate::domain::user::{EmailAddress, User};
 use crate::ids::new_id;
 use crate::scim_server::filter_sql::ResourceKind;
 use crate::scim_server::resources::{ScimResource, Users};
@@ -59,39 +59,15 @@ pub async fn run(
         let mut tx = svc.store.write(Scope::Tenant(tenant.id.clone())).await?;
         for n in done..(done + 1000).min(users) {
             let name = format!("user{n:06}@bench.test");
-            let u = User {
-                id: new_id("usr", now),
-                tenant_id: tenant.id.clone(),
-                partner_id: tenant.partner_id.clone(),
-                user_name: name.clone(),
-                external_id: Some(format!("ext-{n}")),
-                sam_account_name: None,
-                email: Some(name.clone()),
-                email_verified: true,
-                emails: vec![EmailAddress { value: name, kind: Some("work".into()), primary: true }],
-                given_name: Some(format!("Given{n}")),
-                family_name: Some(format!("Family{n}")),
-                display_name: None,
-                title: None,
-                department: Some(format!("dept{}", n % 50)),
-                company: None,
-                employee_id: Some(n.to_string()),
-                employee_type: None,
-                manager_id: None,
-                office: None,
-                phone_numbers: vec![],
-                addresses: vec![],
-                locale: None,
-                preferred_language: None,
-                timezone: None,
-                status: UserStatus::Active,
-                ou_id: None,
-                custom_attributes: Default::default(),
-                password_hash: None,
-                password_changed_at: None,
-                created_at: now,
-                updated_at: now,
-            };
+            let mut u = User::new(new_id("usr", now), tenant, name.clone(), now);
+            u.external_id = Some(format!("ext-{n}"));
+            u.email = Some(name.clone());
+            u.email_verified = true;
+            u.emails = vec![EmailAddress { value: name, kind: Some("work".into()), primary: true }];
+            u.given_name = Some(format!("Given{n}"));
+            u.family_name = Some(format!("Family{n}"));
+            u.department = Some(format!("dept{}", n % 50));
+            u.employee_id = Some(n.to_string());
             tx.insert(&u).await?;
         }
         tx.commit().await?;

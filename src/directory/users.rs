@@ -94,39 +94,7 @@ pub async fn create(tx: &mut Tx, w: &Writer<'_>, mut input: UserAttributes) -> R
     let Some(user_name) = input.user_name.clone() else {
         return Err(AdminError::field("user_name", "is required"));
     };
-    let mut user = User {
-        id: w.new_id("usr"),
-        tenant_id: tenant.id.clone(),
-        partner_id: tenant.partner_id.clone(),
-        user_name,
-        external_id: None,
-        sam_account_name: None,
-        email: None,
-        email_verified: false,
-        emails: vec![],
-        given_name: None,
-        family_name: None,
-        display_name: None,
-        title: None,
-        department: None,
-        company: None,
-        employee_id: None,
-        employee_type: None,
-        manager_id: None,
-        office: None,
-        phone_numbers: vec![],
-        addresses: vec![],
-        locale: None,
-        preferred_language: None,
-        timezone: None,
-        status: UserStatus::Active,
-        ou_id: None,
-        custom_attributes: Map::new(),
-        password_hash: None,
-        password_changed_at: None,
-        created_at: w.now,
-        updated_at: w.now,
-    };
+    let mut user = User::new(w.new_id("usr"), &tenant, user_name, w.now);
     user.apply(&input);
     finish(tx, w, &tenant, &mut user, input.password.take()).await?;
     // The insert's counter trigger locks the tenant row until commit, so the

@@ -215,6 +215,43 @@ pub struct UserAttributes {
 }
 
 impl User {
+    /// An active user of `tenant` with only a user name, created `now`.
+    pub fn new(id: String, tenant: &super::tenant::Tenant, user_name: String, now: Timestamp) -> User {
+        User {
+            id,
+            tenant_id: tenant.id.clone(),
+            partner_id: tenant.partner_id.clone(),
+            user_name,
+            external_id: None,
+            sam_account_name: None,
+            email: None,
+            email_verified: false,
+            emails: vec![],
+            given_name: None,
+            family_name: None,
+            display_name: None,
+            title: None,
+            department: None,
+            company: None,
+            employee_id: None,
+            employee_type: None,
+            manager_id: None,
+            office: None,
+            phone_numbers: vec![],
+            addresses: vec![],
+            locale: None,
+            preferred_language: None,
+            timezone: None,
+            status: UserStatus::Active,
+            ou_id: None,
+            custom_attributes: serde_json::Map::new(),
+            password_hash: None,
+            password_changed_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Applies the present fields of `a` (the password is handled by the service).
     pub fn apply(&mut self, a: &UserAttributes) {
         fn set(slot: &mut Option<String>, v: &Option<Option<String>>) {

@@ -312,19 +312,17 @@ impl Compiler<'_> {
     /// A substring test on the lower-cased text of `users.emails` (trigram
     /// indexed on PostgreSQL) in front of the exact per-element test, so
     /// `emails co "x"` reads the index instead of every user of the tenant.
-    /// Only for values that appear verbatim in JSON text (no `"` or `\`).
+    /// The value is searched for as it appears inside that JSON text (`"`
+    /// and `\` escaped; stored addresses hold no control characters, which
+    /// the write path refuses), so the SQL never depends on the value.
     fn emails_prefilter(&mut self, column: &str, key: &str, op: &CompareOp, value: &Value) -> Option<String> {
-        let text = value.as_str()?.to_lowercase();
-        if column != "users.emails"
-            || key != "value"
-            || text.contains(['"', '\\'])
-            || text.chars().any(char::is_control)
-        {
+        if column != "users.emails" || key != "value" {
             return None;
         }
         if !matches!(op, CompareOp::Eq | CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
             return None;
         }
+        let text = value.as_str()?.to_lowercase().replace('\\', "\\\\").replace('"', "\\\"");
         let p = push(self.args, Arg::from(format!("%{}%", like_escape(&text))));
         Some(format!("users.emails_lower LIKE {p} ESCAPE '\\'"))
     }
@@ -493,6 +491,21 @@ mod tests {
         let (s, args) = sql(r#"meta.lastModified gt "2026-01-01T00:00:00Z""#, ResourceKind::User);
         assert_eq!(s, "users.updated_at > $1");
         assert!(matches!(args[0], Arg::Time(Some(_))));
+    }
+
+    #[test]
+    fn emails_searches_go_through_the_indexed_text_first() {
+        let (s, args) = sql(r#"emails co "Ada@X""#, ResourceKind::User);
+        assert!(s.starts_with("(users.emails_lower LIKE $2 ESCAPE"), "{s}");
+        assert!(matches!(&args[1], Arg::Text(Some(v)) if v == "%ada@x%"));
+        // As the value appears inside the JSON text (a backslash is escaped
+        // there), then escaped for LIKE.
+        let (_, args) = sql(r#"emails.value eq "a\\c""#, ResourceKind::User);
+        assert!(matches!(&args[1], Arg::Text(Some(v)) if v == r"%a\\\\c%"), "{args:?}");
+        // Not inside value paths, not for other attributes or operators.
+        for f in [r#"emails[value co "x"]"#, r#"phoneNumbers co "1""#, r#"emails.value gt "x""#] {
+            assert!(!sql(f, ResourceKind::User).0.contains("emails_lower"), "{f}");
+        }
     }
 
     #[test]
