@@ -625,3 +625,56 @@ async fn partner_apps_get_cors_on_their_tenants(s: TestServer) {
     assert_eq!(r.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap()), Some("https://msp.test"));
 }
 both!(partner_apps_get_cors_on_their_tenants);
+
+/// GLOBAL apps a super admin marks first-party skip the consent page; other
+/// GLOBAL apps show it.
+async fn first_party_apps_skip_consent(s: TestServer) {
+    let (_, t) = s.partner_and_tenant("firstparty").await;
+    let boss = user(&s, &t, "boss").await;
+    grant(&s, &boss, "tenant_admin", None, Some(&t)).await;
+    let global = |name: &str, first_party: bool| {
+        json!({"scope": "GLOBAL", "type": "WEB", "name": name, "redirect_uris": [format!("https://{name}.test/cb")],
+               "allowed_scopes": ["openid", "admin:read"], "first_party": first_party})
+    };
+    let console = s.create("/applications", global("console", true)).await;
+    let other = s.create("/applications", global("other", false)).await;
+    let issuer = format!("{}/api/v1/platform", s.base);
+    let f =
+        Fixture { issuer: issuer.clone(), tenant: t.clone(), user: boss.clone(), web: Value::Null, spa: Value::Null };
+    let sign_in = async |app: &Value| {
+        let (_, challenge) = pkce_pair();
+        let mut b = Browser::new();
+        let r = b.get(&authorize(&f, app, "openid admin:read", &challenge, &[])).await;
+        let page = b.get(r.location.as_deref().unwrap()).await;
+        let action = format!("{issuer}/login");
+        let req = hidden(&page.body, "request").unwrap();
+        let csrf = hidden(&page.body, "csrf_token").unwrap();
+        let form = [
+            ("request", req.as_str()),
+            ("csrf_token", &csrf),
+            ("tenant", "firstparty"),
+            ("username", "boss@firstparty.test"),
+        ];
+        let page = b.post(&action, &form).await;
+        let csrf = hidden(&page.body, "csrf_token").unwrap();
+        b.post(&action, &[("request", &req), ("csrf_token", &csrf), ("password", PASSWORD)]).await
+    };
+    let done = sign_in(&console).await;
+    let location = done.location.unwrap();
+    assert!(query_param(&location, "code").is_some(), "first-party: straight back with a code: {location}");
+    let done = sign_in(&other).await;
+    let location = done.location.unwrap();
+    assert!(location.starts_with(&format!("{issuer}/login?request=")), "others ask for consent: {location}");
+    // The flag is the super admin's to set, and only on GLOBAL apps.
+    let (status, v) = s
+        .admin(
+            Method::POST,
+            "/applications",
+            Some(json!({"tenant_id": t["id"], "scope": "TENANT", "type": "SERVICE",
+                                                          "name": "x", "first_party": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["details"][0]["field"], "first_party");
+}
+both!(first_party_apps_skip_consent);
