@@ -15,6 +15,7 @@ pub mod domain;
 pub mod http;
 pub mod ids;
 pub mod keys;
+pub mod login;
 pub mod oauth;
 pub mod scim_server;
 pub mod store;

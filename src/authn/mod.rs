@@ -1,8 +1,7 @@
 //! Authentication primitives: user passwords (argon2id) and opaque secrets
-//! (client secrets, SCIM tokens). Login flows, lockout, MFA and sessions
-//! build on these.
+//! (client secrets, SCIM tokens). The login flow (`crate::login`), lockout,
+//! MFA and sessions build on these.
 
-pub mod flow;
 pub mod lockout;
 pub mod password;
 pub mod password_change;

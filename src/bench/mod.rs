@@ -151,10 +151,10 @@ fn data_str(v: &serde_json::Value, k: &str) -> String {
 /// refresh_token grants/s and complete password logins/s (authorize, login
 /// page, identifier, password — bounded by argon2id).
 async fn user_flows(svc: &Services, ctx: &Ctx<'_>, seconds: u64) -> Result<(), Box<dyn std::error::Error>> {
-    use crate::authn::flow::{self, FlowOutcome};
     use crate::domain::partner::{NewPartner, Partner};
     use crate::domain::tenant::{NewTenant, Tenant};
     use crate::domain::user::{User, UserAttributes};
+    use crate::login::{self as flow, FlowOutcome};
     use crate::oauth::authorize::{self, Browser, Outcome};
 
     let partner =

@@ -36,38 +36,40 @@ pub struct Session {
     pub ended_at: Option<Timestamp>,
 }
 
-/// The steps of the login state machine (see `authn::flow`).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum LoginStep {
+/// Where a login in progress stands, with the data that state needs (see
+/// `crate::login`). Stored as JSON in the login request, so new steps (an
+/// upstream IdP, a second factor) bring their own data without a migration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum LoginState {
+    /// Asks for the user name (and the organization on the platform issuer).
     Identifier,
-    Password,
-    /// The password was right but is older than the policy allows.
-    ChangePassword,
+    /// Asks for the password of `user_id`; `None` when no such user exists,
+    /// which the page never reveals.
+    Password { user_id: Option<String> },
+    /// The password was right but older than the policy allows.
+    ChangePassword { user_id: String },
     /// Signed in; the app asks for admin or SCIM scopes not yet approved.
-    Consent,
+    Consent { user_id: String },
 }
 
-impl LoginStep {
-    pub fn as_str(&self) -> &'static str {
+impl LoginState {
+    /// The name of the step, for the page and the `step` column.
+    pub fn name(&self) -> &'static str {
         match self {
-            LoginStep::Identifier => "identifier",
-            LoginStep::Password => "password",
-            LoginStep::ChangePassword => "change_password",
-            LoginStep::Consent => "consent",
+            LoginState::Identifier => "identifier",
+            LoginState::Password { .. } => "password",
+            LoginState::ChangePassword { .. } => "change_password",
+            LoginState::Consent { .. } => "consent",
         }
     }
-}
 
-impl TryFrom<String> for LoginStep {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        match s.as_str() {
-            "identifier" => Ok(LoginStep::Identifier),
-            "password" => Ok(LoginStep::Password),
-            "change_password" => Ok(LoginStep::ChangePassword),
-            "consent" => Ok(LoginStep::Consent),
-            _ => Err(format!("unknown login step {s}")),
+    /// The user this state is about, once known.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            LoginState::Identifier => None,
+            LoginState::Password { user_id } => user_id.as_deref(),
+            LoginState::ChangePassword { user_id } | LoginState::Consent { user_id } => Some(user_id),
         }
     }
 }
@@ -82,9 +84,11 @@ pub struct LoginRequest {
     pub app_id: String,
     #[sqlx(json)]
     pub params: AuthorizeParams,
-    #[sqlx(try_from = "String")]
-    pub step: LoginStep,
-    pub user_id: Option<String>,
+    #[sqlx(json)]
+    pub state: LoginState,
+    /// Moves on each change: a step applies only to the version it read
+    /// (compare-and-set), so slow work can run outside the transaction.
+    pub version: i64,
     pub csrf_hash: String,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,

@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::authn::flow::{self, FlowOutcome};
 use crate::domain::application::Application;
+use crate::login::{self, FlowOutcome};
 use crate::oauth::authorize::{self, Browser, Outcome};
 use crate::oauth::bearer::{self, BearerError};
 use crate::oauth::logout::{LogoutOutcome, logout};
@@ -124,7 +124,7 @@ pub async fn login_page(
 ) -> Response {
     let Some(issuer) = issuer else { return unknown_issuer_page() };
     let request = query.iter().find(|(k, _)| k == "request").map(|(_, v)| v.as_str()).unwrap_or_default();
-    flow_response(&issuer, flow::show(&svc, &issuer, request, &Browser { cookies: cookies(&headers) }).await)
+    flow_response(&issuer, login::show(&svc, &issuer, request, &Browser { cookies: cookies(&headers) }).await)
 }
 
 /// Submits a login step (`username`, then `password`) with `request` and `csrf_token`.
@@ -150,7 +150,7 @@ pub async fn login_submit(
         return outcome_response(&issuer, Outcome::ErrorPage { status: 413, message: "The form is too large.".into() });
     };
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
-    flow_response(&issuer, flow::submit(&svc, &issuer, &form, &Browser { cookies: cookies(&headers) }, ip).await)
+    flow_response(&issuer, login::submit(&svc, &issuer, &form, &Browser { cookies: cookies(&headers) }, ip).await)
 }
 
 /// RFC 6750 §3 answers.

@@ -21,7 +21,7 @@ use crate::authn::{secret, session};
 use crate::domain::Timestamp;
 use crate::domain::application::{AppScope, AppType, Application, GRANT_AUTHORIZATION_CODE};
 use crate::domain::consent::needs_consent;
-use crate::domain::oidc::{AuthorizationCode, AuthorizeParams, CodeParams, LoginRequest, LoginStep, Session};
+use crate::domain::oidc::{AuthorizationCode, AuthorizeParams, CodeParams, LoginRequest, LoginState, Session};
 use crate::domain::user::{User, UserStatus};
 use crate::ids::new_id;
 use crate::store::{Scope, StoreError, Tx};
@@ -215,8 +215,8 @@ async fn authorize_inner(
         partner_id: issuer.tenant.as_ref().map(|t| t.partner_id.clone()),
         app_id: app.id.clone(),
         params,
-        step: LoginStep::Identifier,
-        user_id: None,
+        state: LoginState::Identifier,
+        version: 0,
         csrf_hash: String::new(),
         created_at: now,
         expires_at: now.plus_seconds(LOGIN_REQUEST_TTL),
@@ -248,8 +248,8 @@ async fn ask_consent(
         partner_id: Some(session.partner_id.clone()),
         app_id: app.id.clone(),
         params: params.clone(),
-        step: LoginStep::Consent,
-        user_id: Some(session.user_id.clone()),
+        state: LoginState::Consent { user_id: session.user_id.clone() },
+        version: 0,
         csrf_hash: String::new(),
         created_at: now,
         expires_at: now.plus_seconds(LOGIN_REQUEST_TTL),

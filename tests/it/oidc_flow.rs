@@ -817,3 +817,28 @@ async fn platform_issuer_signs_in_users_of_any_tenant(s: TestServer) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 both!(platform_issuer_signs_in_users_of_any_tenant);
+
+/// Two submits of the same login page race (a double click, a replayed
+/// form): the password is checked outside the transaction, then the login
+/// request is advanced by compare-and-set, so exactly one of them signs in.
+async fn one_page_signs_in_once(s: TestServer) {
+    let f = fixture(&s, "doubleclick").await;
+    let (_, challenge) = pkce_pair();
+    let mut b = Browser::new();
+    let r = b.get(&authorize_url(&f, &f.web, Some(&challenge), &[])).await;
+    let page = b.get(&r.location.unwrap()).await;
+    let action = format!("{}/login", f.issuer);
+    let req = hidden(&page.body, "request").unwrap();
+    let csrf = hidden(&page.body, "csrf_token").unwrap();
+    let page = b.post(&action, &[("request", &req), ("csrf_token", &csrf), ("username", "ada@doubleclick.test")]).await;
+    let csrf = hidden(&page.body, "csrf_token").unwrap();
+    let form = [("request", req.as_str()), ("csrf_token", csrf.as_str()), ("password", PASSWORD)];
+    let (mut b1, mut b2) = (Browser { http: b.http.clone(), cookies: b.cookies.clone() }, b);
+    let (x, y) = tokio::join!(b1.post(&action, &form), b2.post(&action, &form));
+    let mut statuses = vec![x.status, y.status];
+    statuses.sort();
+    assert_eq!(statuses, vec![StatusCode::SEE_OTHER, StatusCode::BAD_REQUEST], "{}\n{}", x.body, y.body);
+    let winner = if x.status == StatusCode::SEE_OTHER { x } else { y };
+    assert!(query_param(&winner.location.unwrap(), "code").is_some());
+}
+both!(one_page_signs_in_once);

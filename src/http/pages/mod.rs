@@ -6,8 +6,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::{Environment, context};
 
-use crate::authn::flow::LoginPage;
 use crate::domain::settings::Branding;
+use crate::login::LoginPage;
 
 use super::request_id;
 
@@ -52,7 +52,7 @@ fn brand_color(b: &Branding) -> String {
 pub fn login(page: &LoginPage, status: u16) -> Response {
     let body = env().get_template("login.html").and_then(|t| {
         t.render(context! {
-            step => page.step.as_str(),
+            step => page.step,
             action => page.action,
             request_id => page.request_id,
             csrf_token => page.csrf_token,
@@ -90,12 +90,11 @@ pub fn message(status: u16, heading: &str, message: &str, tenant_name: &str, bra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::oidc::LoginStep;
 
     #[tokio::test]
     async fn pages_render_escaped() {
         let page = LoginPage {
-            step: LoginStep::Password,
+            step: "password",
             action: "https://id.test/login".into(),
             request_id: "lrq_x".into(),
             csrf_token: "tok".into(),
@@ -115,7 +114,7 @@ mod tests {
         assert!(html.contains("name=\"csrf_token\" value=\"tok\""));
         assert!(html.contains("&lt;script&gt;") && !html.contains("<script>alert"));
         assert!(html.contains("#112233"));
-        let consent = LoginPage { step: LoginStep::Consent, scopes: vec!["admin:write".into()], ..page };
+        let consent = LoginPage { step: "consent", scopes: vec!["admin:write".into()], ..page };
         let body = axum::body::to_bytes(login(&consent, 200).into_body(), 1 << 20).await.unwrap();
         let html = String::from_utf8(body.to_vec()).unwrap();
         assert!(html.contains("Wiki") && html.contains("admin:write") && html.contains("value=\"allow\""));

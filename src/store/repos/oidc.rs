@@ -39,8 +39,10 @@ impl Entity for LoginRequest {
         "partner_id" => (&self.partner_id).into(),
         "app_id" => (&self.app_id).into(),
         "params" => json(&self.params),
-        "step" => self.step.as_str().into(),
-        "user_id" => (&self.user_id).into(),
+        "step" => self.state.name().into(),
+        "user_id" => Arg::from(self.state.user_id().map(str::to_owned)),
+        "state" => json(&self.state),
+        "version" => self.version.into(),
         "csrf_hash" => (&self.csrf_hash).into(),
         "created_at" => self.created_at.into(),
         "expires_at" => self.expires_at.into(),
@@ -109,6 +111,28 @@ impl Entity for RefreshToken {
 }
 
 impl Tx {
+    /// Stores a login request's new state if nobody changed it since
+    /// `version` was read; false when another request got there first.
+    pub async fn advance_login(&mut self, request: &LoginRequest, version: i64) -> Result<bool, StoreError> {
+        let mut args = vec![
+            Arg::from(&request.id),
+            Arg::from(version),
+            json(&request.state),
+            Arg::from(request.state.name()),
+            Arg::from(request.state.user_id().map(str::to_owned)),
+            Arg::from(&request.csrf_hash),
+            Arg::from(&request.tenant_id),
+            Arg::from(&request.partner_id),
+            json(&request.params),
+        ];
+        let scope = self.scope().predicate(LoginRequest::SCOPE, &mut args);
+        let sql = format!(
+            "UPDATE login_requests SET version = version + 1, state = $3, step = $4, user_id = $5, csrf_hash = $6, \
+             tenant_id = $7, partner_id = $8, params = $9 WHERE id = $1 AND version = $2 AND {scope}"
+        );
+        Ok(self.execute(&sql, args).await? == 1)
+    }
+
     /// A live session by the hash of its cookie value.
     pub async fn live_session(&mut self, token_hash: &str, now: Timestamp) -> Result<Session, StoreError> {
         let mut args = vec![Arg::from(token_hash), Arg::from(now)];

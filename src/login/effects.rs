@@ -1,0 +1,190 @@
+//! What a transition changes, in the write transaction of the submit: the
+//! lockout counter, a rehashed or new password, a consent; and the ends of
+//! the flow — `finish` (a new SSO session, then the authorization request),
+//! `consented` and `conclude`.
+
+use crate::admin::AdminError;
+use crate::app::Services;
+use crate::authn::session;
+use crate::directory::{self, Actor, Writer};
+use crate::domain::Timestamp;
+use crate::domain::consent::{Consent, needs_consent};
+use crate::domain::oidc::{LoginRequest, Session};
+use crate::domain::tenant::Tenant;
+use crate::domain::user::{User, UserAttributes};
+use crate::ids::new_id;
+use crate::oauth::Issuer;
+use crate::oauth::authorize::{self, Browser, Outcome, issuer_path};
+use crate::store::{Scope, StoreError, Tx};
+
+use super::{Effect, FlowOutcome, Loaded, expired};
+
+/// Applies one effect; `Ok(Err(message))` is a refusal to show the user.
+pub async fn apply(
+    tx: &mut Tx,
+    loaded: &Loaded,
+    effect: Effect,
+    now: Timestamp,
+) -> Result<Result<(), String>, StoreError> {
+    match effect {
+        Effect::PasswordFailed { user_id } => {
+            if let Some(tenant) = &loaded.tenant
+                && tx.record_login_failure(&user_id, &tenant.settings.lockout, now).await?
+            {
+                tracing::warn!(target: "audit", action = "user.locked", user_id = %user_id, "account locked after failed logins");
+            }
+        }
+        Effect::PasswordOk { user_id, rehash } => {
+            tx.clear_lockout(&user_id).await?;
+            if let Some(hash) = rehash {
+                let user: User = tx.get(&user_id).await?;
+                tx.set_password_hash(&user_id, &hash, user.password_changed_at.unwrap_or(now)).await?;
+            }
+        }
+        Effect::SetPassword { user_id, password } => {
+            // The user changes their own password through the one write path
+            // (policy, history, audit, event).
+            let user: User = tx.get(&user_id).await?;
+            let writer = Writer {
+                actor: Actor::User(user.id.clone()),
+                authority: Scope::Tenant(user.tenant_id.clone()),
+                request_id: None,
+                now,
+            };
+            let change = UserAttributes { password: Some(password), ..Default::default() };
+            match directory::users::update(tx, &writer, &user_id, change, None).await {
+                Ok(_) => {
+                    tracing::info!(target: "audit", action = "user.password_change", user_id = %user_id, "expired password changed at sign-in");
+                }
+                Err(AdminError::Invalid(fields)) => {
+                    let reasons: Vec<String> = fields.into_iter().map(|f| f.message).collect();
+                    return Ok(Err(format!("The new password {}.", reasons.join("; "))));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "password change at sign-in failed");
+                    return Ok(Err("The password could not be changed. Try again.".into()));
+                }
+            }
+        }
+        Effect::Consent { user_id } => {
+            let approved: Vec<String> =
+                loaded.request.params.scope.iter().filter(|s| needs_consent(s)).cloned().collect();
+            match tx.consent_of(&user_id, &loaded.app.id).await? {
+                Some(mut c) => {
+                    for s in approved {
+                        if !c.scopes.contains(&s) {
+                            c.scopes.push(s);
+                        }
+                    }
+                    c.updated_at = now;
+                    tx.update(&c).await?;
+                }
+                None => {
+                    let user: User = tx.get(&user_id).await?;
+                    let c = Consent {
+                        id: new_id("cns", now),
+                        tenant_id: user.tenant_id,
+                        partner_id: user.partner_id,
+                        user_id: user.id,
+                        app_id: loaded.app.id.clone(),
+                        scopes: approved,
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    tx.insert(&c).await?;
+                }
+            }
+            tracing::info!(target: "audit", action = "consent.grant", user_id = %user_id, app_id = %loaded.app.id, "scopes approved");
+        }
+    }
+    Ok(Ok(()))
+}
+
+fn with_cookies(outcome: Outcome, mut cookies: Vec<String>) -> Outcome {
+    match outcome {
+        Outcome::Redirect { location, set_cookies } => {
+            cookies.extend(set_cookies);
+            Outcome::Redirect { location, set_cookies: cookies }
+        }
+        other => other,
+    }
+}
+
+fn clear_login_cookie(issuer: &Issuer) -> String {
+    session::clear_cookie(session::LOGIN_COOKIE, &issuer_path(issuer), issuer.url.starts_with("https://"))
+}
+
+/// Sign-in succeeded: a new SSO session (never a pre-login id), then the
+/// authorization request that started the flow (which may itself ask for
+/// consent).
+pub async fn finish(
+    svc: &Services,
+    tx: &mut Tx,
+    issuer: &Issuer,
+    loaded: &Loaded,
+    user_id: &str,
+    amr: Vec<String>,
+    now: Timestamp,
+) -> Result<FlowOutcome, StoreError> {
+    let (Some(tenant), Ok(user)) = (loaded.tenant.as_ref(), tx.get::<User>(user_id).await) else {
+        return Ok(expired());
+    };
+    let tenant: &Tenant = tenant;
+    let (cookie_value, token_hash) = session::new_secret();
+    let session = Session {
+        id: new_id("ses", now),
+        token_hash,
+        tenant_id: user.tenant_id.clone(),
+        partner_id: user.partner_id.clone(),
+        user_id: user.id.clone(),
+        auth_time: now,
+        amr,
+        created_at: now,
+        expires_at: now.plus_seconds(i64::from(tenant.settings.session_timeout)),
+        ended_at: None,
+    };
+    tx.insert(&session).await?;
+    tx.delete::<LoginRequest>(&loaded.request.id).await?;
+    tracing::info!(target: "audit", action = "login.success", user_id = %user.id, "signed in");
+    let outcome = authorize::complete(tx, issuer, &loaded.app, &loaded.request.params, &session, false, now).await?;
+    let secure = svc.base_url().starts_with("https://");
+    // The login cookie is cleared first: a consent step sets a new one after it.
+    let cookies = vec![
+        clear_login_cookie(issuer),
+        session::set_cookie(
+            &session::session_cookie_name(issuer.realm()),
+            &cookie_value,
+            &issuer_path(issuer),
+            secure,
+            Some(i64::from(tenant.settings.session_timeout)),
+        ),
+    ];
+    Ok(FlowOutcome::Done(with_cookies(outcome, cookies)))
+}
+
+/// Consent given: the authorization request completes with it.
+pub async fn consented(
+    tx: &mut Tx,
+    issuer: &Issuer,
+    loaded: &Loaded,
+    browser: &Browser<'_>,
+    now: Timestamp,
+) -> Result<FlowOutcome, StoreError> {
+    let Some(session) = authorize::current_session(tx, browser, issuer.realm(), now).await? else {
+        return Ok(expired());
+    };
+    tx.delete::<LoginRequest>(&loaded.request.id).await?;
+    let outcome = authorize::complete(tx, issuer, &loaded.app, &loaded.request.params, &session, true, now).await?;
+    Ok(FlowOutcome::Done(with_cookies(outcome, vec![clear_login_cookie(issuer)])))
+}
+
+/// The flow ends without a sign-in (consent refused).
+pub async fn conclude(
+    tx: &mut Tx,
+    issuer: &Issuer,
+    loaded: &Loaded,
+    outcome: Outcome,
+) -> Result<FlowOutcome, StoreError> {
+    tx.delete::<LoginRequest>(&loaded.request.id).await?;
+    Ok(FlowOutcome::Done(with_cookies(outcome, vec![clear_login_cookie(issuer)])))
+}

@@ -1,0 +1,267 @@
+//! The login flow as typed steps. A login request holds a `LoginState` with
+//! the data of its step; a step reads the form and returns what to do —
+//! effects to apply and where to go next — and one `finish` turns an
+//! authenticated user into a session and then into whatever started the
+//! flow (today an authorization request; the device and account pages
+//! later). MFA, upstream IdPs and LDAP bind add states and steps here
+//! without touching the others.
+//!
+//! | state | form fields | next |
+//! |---|---|---|
+//! | `Identifier` | `username` (and `tenant` on the platform issuer) | `Password` (whether or not the user exists) |
+//! | `Password { user_id }` | `password` | `ChangePassword` when older than `max_age_days`; else authenticated (`pwd`) |
+//! | `ChangePassword { user_id }` | `new_password`, `confirm_password` | authenticated (policy and history checked) |
+//! | `Consent { user_id }` | `decision` = `allow` / `deny` | back to the client with a code, or `access_denied` |
+//!
+//! Each POST runs in three phases: a read of the request (this browser's,
+//! by the `sk_login` cookie, with the page's `csrf_token`); the step itself
+//! outside any transaction (argon2 — and later upstream HTTP or LDAP —
+//! never holds SQLite's writer lock); then one write transaction that
+//! applies the step only if the request is still at the version it read
+//! (compare-and-set), its effects, and the next state or `finish`.
+//! Failures never say whether the user exists: unknown, suspended and
+//! locked users get the wrong-password message after the same argon2 work.
+
+mod effects;
+mod page;
+mod steps;
+
+use std::net::IpAddr;
+
+use crate::app::Services;
+use crate::authn::{secret, session};
+use crate::domain::Timestamp;
+use crate::domain::application::Application;
+use crate::domain::oidc::{LoginRequest, LoginState};
+use crate::domain::tenant::Tenant;
+use crate::oauth::Issuer;
+use crate::oauth::authorize::{Browser, Outcome};
+use crate::store::{StoreError, Tx};
+
+pub use page::LoginPage;
+pub use steps::WRONG_CREDENTIALS;
+
+const EXPIRED: &str =
+    "This sign-in has expired or was started in another browser. Go back to the application and start again.";
+const BAD_FORM: &str = "The form has expired. Go back to the application and start again.";
+
+/// What the HTTP layer shows.
+#[derive(Debug)]
+pub enum FlowOutcome {
+    Page { page: Box<LoginPage>, status: u16 },
+    Done(Outcome),
+}
+
+/// A change a step asks for, applied in the write transaction.
+#[derive(Debug)]
+pub enum Effect {
+    /// A wrong password for this user (counted toward the lockout).
+    PasswordFailed { user_id: String },
+    /// The right password: the failure count is cleared, and an outdated
+    /// hash is replaced by `rehash` (computed outside the transaction).
+    PasswordOk { user_id: String, rehash: Option<String> },
+    /// The user sets a new password (policy and history through the write path).
+    SetPassword { user_id: String, password: String },
+    /// The user approved the app's admin and SCIM scopes.
+    Consent { user_id: String },
+}
+
+/// Where the flow goes after a step.
+#[derive(Debug)]
+pub enum Next {
+    /// The same state again, with a message.
+    Render { error: Option<String>, status: u16 },
+    /// Another state, rendered.
+    Goto(LoginState),
+    /// The user is who they say: a session, then whatever started the flow.
+    Authenticated { user_id: String, amr: Vec<String> },
+    /// The signed-in user approved the app's scopes: back to the client.
+    Consented,
+    /// The flow ends here (consent refused).
+    Done(Outcome),
+}
+
+/// A step's answer.
+#[derive(Debug)]
+pub struct Transition {
+    pub effects: Vec<Effect>,
+    pub next: Next,
+}
+
+impl Transition {
+    fn to(next: Next) -> Self {
+        Self { effects: Vec::new(), next }
+    }
+}
+
+/// A login request with what it belongs to.
+#[derive(Clone)]
+pub struct Loaded {
+    pub request: LoginRequest,
+    /// The issuer's tenant, or on the platform issuer the one the user named.
+    pub tenant: Option<Tenant>,
+    pub app: Application,
+}
+
+fn expired() -> FlowOutcome {
+    FlowOutcome::Done(Outcome::ErrorPage { status: 400, message: EXPIRED.into() })
+}
+
+fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+async fn load(
+    tx: &mut Tx,
+    issuer: &Issuer,
+    request_id: &str,
+    browser: &Browser<'_>,
+    now: Timestamp,
+) -> Result<Option<Loaded>, StoreError> {
+    // The login request must be this browser's own (cookie set at authorize).
+    if session::cookie(browser.cookies, session::LOGIN_COOKIE) != Some(request_id)
+        || !crate::ids::has_prefix(request_id, "lrq")
+    {
+        return Ok(None);
+    }
+    let request: LoginRequest = match tx.get(request_id).await {
+        Ok(r) => r,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if request.expires_at <= now {
+        return Ok(None);
+    }
+    let tenant = match (&issuer.tenant, &request.tenant_id) {
+        (Some(t), Some(id)) if *id == t.id => Some(t.clone()),
+        (Some(_), _) => return Ok(None),
+        (None, Some(id)) => Some(tx.get::<Tenant>(id).await?),
+        (None, None) => None,
+    };
+    let app: Application = match tx.app_by_id_any_scope(&request.app_id).await {
+        Ok(a) if issuer.serves(&a) => a,
+        Ok(_) | Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(Some(Loaded { request, tenant, app }))
+}
+
+/// Stores `loaded` (its state, with a fresh CSRF token) if the request is
+/// still at `version`, and renders it; `expired` when another submit won.
+async fn save_and_render(
+    tx: &mut Tx,
+    issuer: &Issuer,
+    loaded: &mut Loaded,
+    version: i64,
+    error: Option<&str>,
+    status: u16,
+) -> Result<FlowOutcome, StoreError> {
+    let csrf = secret::generate("");
+    loaded.request.csrf_hash = secret::hash(&csrf);
+    if !tx.advance_login(&loaded.request, version).await? {
+        return Ok(expired());
+    }
+    Ok(FlowOutcome::Page { page: Box::new(page::build(issuer, loaded, csrf, error)), status })
+}
+
+/// `GET /login?request=…`
+pub async fn show(
+    svc: &Services,
+    issuer: &Issuer,
+    request_id: &str,
+    browser: &Browser<'_>,
+) -> Result<FlowOutcome, StoreError> {
+    let now = svc.clock.now();
+    let mut tx = svc.store.write(issuer.scope()).await?;
+    let Some(mut loaded) = load(&mut tx, issuer, request_id, browser, now).await? else {
+        tx.commit().await?;
+        return Ok(expired());
+    };
+    let version = loaded.request.version;
+    let out = save_and_render(&mut tx, issuer, &mut loaded, version, None, 200).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// `POST /login`
+pub async fn submit(
+    svc: &Services,
+    issuer: &Issuer,
+    form: &[(String, String)],
+    browser: &Browser<'_>,
+    client_ip: Option<IpAddr>,
+) -> Result<FlowOutcome, StoreError> {
+    let now = svc.clock.now();
+    let request_id = param(form, "request").unwrap_or_default();
+
+    // 1. Read: this browser's request, and the page's CSRF token.
+    let mut tx = svc.store.read(issuer.scope()).await?;
+    let loaded = load(&mut tx, issuer, request_id, browser, now).await?;
+    tx.commit().await?;
+    let Some(mut loaded) = loaded else { return Ok(expired()) };
+    let csrf_ok = param(form, "csrf_token")
+        .is_some_and(|c| !loaded.request.csrf_hash.is_empty() && secret::matches(c, &loaded.request.csrf_hash));
+    if !csrf_ok {
+        return Ok(FlowOutcome::Done(Outcome::ErrorPage { status: 400, message: BAD_FORM.into() }));
+    }
+    let version = loaded.request.version;
+
+    // 2. The step, outside any transaction.
+    let limited = matches!(loaded.request.state, LoginState::Password { .. })
+        && client_ip.is_some_and(|ip| !svc.login_limiter.allow(ip));
+    let transition = if limited {
+        Transition::to(Next::Render {
+            error: Some("Too many attempts. Wait a minute and try again.".into()),
+            status: 429,
+        })
+    } else {
+        steps::run(svc, issuer, &mut loaded, form, browser, now).await?
+    };
+
+    // 3. Write: compare-and-set, effects, then the next state or finish.
+    let mut tx = svc.store.write(issuer.scope()).await?;
+    let out = apply(svc, &mut tx, issuer, &mut loaded, version, transition, browser, now).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply(
+    svc: &Services,
+    tx: &mut Tx,
+    issuer: &Issuer,
+    loaded: &mut Loaded,
+    version: i64,
+    transition: Transition,
+    browser: &Browser<'_>,
+    now: Timestamp,
+) -> Result<FlowOutcome, StoreError> {
+    // Claim the request first: a concurrent submit of the same page loses
+    // here, before any effect of its step is applied.
+    let csrf = secret::generate("");
+    loaded.request.csrf_hash = secret::hash(&csrf);
+    if !tx.advance_login(&loaded.request, version).await? {
+        return Ok(expired());
+    }
+    let version = version + 1;
+    let mut failed = None;
+    for effect in transition.effects {
+        if let Err(message) = effects::apply(tx, loaded, effect, now).await? {
+            failed = Some(message);
+        }
+    }
+    if let Some(message) = failed {
+        return save_and_render(tx, issuer, loaded, version, Some(&message), 200).await;
+    }
+    match transition.next {
+        Next::Render { error, status } => save_and_render(tx, issuer, loaded, version, error.as_deref(), status).await,
+        Next::Goto(state) => {
+            let message = steps::message_for(&state);
+            loaded.request.state = state;
+            save_and_render(tx, issuer, loaded, version, message, 200).await
+        }
+        Next::Authenticated { user_id, amr } => effects::finish(svc, tx, issuer, loaded, &user_id, amr, now).await,
+        Next::Consented => effects::consented(tx, issuer, loaded, browser, now).await,
+        Next::Done(outcome) => effects::conclude(tx, issuer, loaded, outcome).await,
+    }
+}

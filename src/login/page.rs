@@ -1,0 +1,46 @@
+//! What the login page shows for a state.
+
+use crate::domain::consent::needs_consent;
+use crate::domain::settings::Branding;
+use crate::oauth::Issuer;
+
+use super::Loaded;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoginPage {
+    /// The state's name (`identifier`, `password`, …): which form to show.
+    pub step: &'static str,
+    pub action: String,
+    pub request_id: String,
+    pub csrf_token: String,
+    pub username: Option<String>,
+    pub error: Option<String>,
+    pub tenant_name: String,
+    pub app_name: String,
+    pub branding: Branding,
+    /// The platform issuer asks which tenant the user belongs to.
+    pub ask_tenant: bool,
+    pub tenant_slug: Option<String>,
+    /// Consent step: the scopes the app asks the user to approve.
+    pub scopes: Vec<String>,
+}
+
+pub fn build(issuer: &Issuer, loaded: &Loaded, csrf_token: String, error: Option<&str>) -> LoginPage {
+    LoginPage {
+        step: loaded.request.state.name(),
+        action: issuer.endpoint("/login"),
+        request_id: loaded.request.id.clone(),
+        csrf_token,
+        username: loaded.request.params.login_hint.clone(),
+        error: error.map(str::to_owned),
+        tenant_name: match &issuer.tenant {
+            Some(t) => t.branding.display_name.clone().unwrap_or_else(|| t.name.clone()),
+            None => "ScaiKey".into(),
+        },
+        app_name: loaded.app.name.clone(),
+        branding: issuer.tenant.as_ref().map(|t| t.branding.clone()).unwrap_or_default(),
+        ask_tenant: issuer.tenant.is_none(),
+        tenant_slug: loaded.tenant.as_ref().filter(|_| issuer.tenant.is_none()).map(|t| t.slug.clone()),
+        scopes: loaded.request.params.scope.iter().filter(|s| needs_consent(s)).cloned().collect(),
+    }
+}
