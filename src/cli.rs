@@ -140,6 +140,7 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         print_bootstrap(&out, false)?;
     }
     tokio::spawn(maintenance(Arc::clone(&svc)));
+    crate::telemetry::spawn_upkeep();
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     tracing::info!(listen = %listen, public_url = %svc.base_url(), database = svc.store.backend(), "ScaiKey is serving");
     let app = crate::http::router(svc).into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -27,3 +27,17 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
         })
         .as_ref()
 }
+
+/// Drains recorded histogram samples into their buckets every few seconds,
+/// whether or not anything scrapes `/metrics`: without it a server nobody
+/// scrapes keeps every sample and grows without bound.
+pub fn spawn_upkeep() {
+    let Some(handle) = prometheus() else { return };
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            handle.run_upkeep();
+        }
+    });
+}
