@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both;
+use crate::scim::{Scim, setup};
 use crate::support::TestServer;
 use scaikey::domain::audit::ChangeEvent;
 use scaikey::store::Scope;
@@ -17,47 +18,16 @@ const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const AD: &str = "urn:scailabs:params:scim:schemas:extension:ad:2.0:User";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-struct Scim<'a> {
-    s: &'a TestServer,
-    base: String,
-    token: String,
-}
-
-struct Answer {
-    status: StatusCode,
-    body: Value,
-    location: Option<String>,
-}
-
 impl Scim<'_> {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>, if_match: Option<&str>) -> Answer {
-        let mut req = self.s.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.header("content-type", "application/scim+json").body(b.to_string());
-        }
-        if let Some(m) = if_match {
-            req = req.header("if-match", m);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status();
-        let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
-        let text = r.text().await.unwrap();
-        Answer {
-            status,
-            body: if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() },
-            location,
-        }
-    }
-
     async fn post(&self, path: &str, body: Value) -> Value {
-        let a = self.call(Method::POST, path, Some(body), None).await;
+        let a = self.send(Method::POST, path, Some(body), None).await;
         assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
         a.body
     }
 
     async fn filter(&self, f: &str) -> Vec<String> {
         let q = url::form_urlencoded::Serializer::new(String::new()).append_pair("filter", f).finish();
-        let a = self.call(Method::GET, &format!("/Users?{q}&count=200"), None, None).await;
+        let a = self.send(Method::GET, &format!("/Users?{q}&count=200"), None, None).await;
         assert_eq!(a.status, StatusCode::OK, "{f}: {}", a.body);
         let mut names: Vec<String> = a.body["Resources"]
             .as_array()
@@ -68,17 +38,6 @@ impl Scim<'_> {
         names.sort();
         names
     }
-}
-
-async fn setup<'a>(s: &'a TestServer, slug: &str) -> (Scim<'a>, Value) {
-    let (_, tenant) = s.partner_and_tenant(slug).await;
-    let token = s.create("/scim-tokens", json!({"tenant_id": tenant["id"], "name": "Entra"})).await;
-    let scim = Scim {
-        s,
-        base: format!("{}/scim/v2/tenants/{slug}", s.base),
-        token: token["token"].as_str().unwrap().to_owned(),
-    };
-    (scim, tenant)
 }
 
 /// Every event of a tenant, in `seq` order.
@@ -109,16 +68,16 @@ async fn scim_writes_are_atomic(s: TestServer) {
         .post("/Groups", json!({"schemas": [GROUP], "displayName": "staff", "members": [{"value": a["id"]}]}))
         .await;
     let gid = g["id"].as_str().unwrap();
-    let before_group = scim.call(Method::GET, &format!("/Groups/{gid}"), None, None).await.body;
+    let before_group = scim.send(Method::GET, &format!("/Groups/{gid}"), None, None).await.body;
     let before_events = events(&s, &tenant).await.len();
     // The third member is invalid: nothing of the PATCH may remain.
     let patch = json!({"schemas": [PATCH_OP], "Operations": [
         {"op": "replace", "path": "displayName", "value": "renamed"},
         {"op": "add", "path": "members", "value": [{"value": b["id"]}, {"value": "usr_doesnotexist0000000000"}]},
         {"op": "remove", "path": format!("members[value eq \"{}\"]", a["id"].as_str().unwrap())}]});
-    let r = scim.call(Method::PATCH, &format!("/Groups/{gid}"), Some(patch), None).await;
+    let r = scim.send(Method::PATCH, &format!("/Groups/{gid}"), Some(patch), None).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    let after_group = scim.call(Method::GET, &format!("/Groups/{gid}"), None, None).await.body;
+    let after_group = scim.send(Method::GET, &format!("/Groups/{gid}"), None, None).await.body;
     assert_eq!(after_group, before_group, "the group and its members are exactly as before");
     assert_eq!(events(&s, &tenant).await.len(), before_events, "and no event was emitted");
 
@@ -127,8 +86,8 @@ async fn scim_writes_are_atomic(s: TestServer) {
     let put = |name: &str| json!({"schemas": [GROUP], "displayName": name, "members": [{"value": b["id"]}]});
     let path = format!("/Groups/{gid}");
     let (x, y) = tokio::join!(
-        scim.call(Method::PUT, &path, Some(put("first")), Some(&version)),
-        scim.call(Method::PUT, &path, Some(put("second")), Some(&version)),
+        scim.send(Method::PUT, &path, Some(put("first")), Some(&version)),
+        scim.send(Method::PUT, &path, Some(put("second")), Some(&version)),
     );
     let mut statuses = vec![x.status, y.status];
     statuses.sort();
@@ -137,13 +96,13 @@ async fn scim_writes_are_atomic(s: TestServer) {
     let uv = a["meta"]["version"].as_str().unwrap().to_owned();
     let upath = format!("/Users/{}", a["id"].as_str().unwrap());
     let (x, y) = tokio::join!(
-        scim.call(
+        scim.send(
             Method::PUT,
             &upath,
             Some(json!({"schemas": [USER], "userName": "a@atomic.test", "title": "x"})),
             Some(&uv)
         ),
-        scim.call(
+        scim.send(
             Method::PUT,
             &upath,
             Some(json!({"schemas": [USER], "userName": "a@atomic.test", "title": "y"})),
@@ -211,7 +170,7 @@ async fn events_come_in_commit_order_with_cascades(s: TestServer) {
         scim.post("/Groups", json!({"schemas": [GROUP], "displayName": name, "members": [{"value": u["id"]}]})).await;
     }
     let mark = events(&s, &tenant).await.last().unwrap().seq;
-    let r = scim.call(Method::DELETE, &format!("/Users/{}", u["id"].as_str().unwrap()), None, None).await;
+    let r = scim.send(Method::DELETE, &format!("/Users/{}", u["id"].as_str().unwrap()), None, None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let tail: Vec<ChangeEvent> = events(&s, &tenant).await.into_iter().filter(|e| e.seq > mark).collect();
     let kinds: Vec<&str> = tail.iter().map(|e| e.kind.as_str()).collect();
@@ -245,7 +204,7 @@ async fn lookalike_names_are_one_name(s: TestServer) {
     let (scim, tenant) = setup(&s, "lookalike").await;
     scim.post("/Users", user("probe@lookalike.test")).await;
     // Fullwidth is the same name: a duplicate, on SCIM and on the admin API.
-    let r = scim.call(Method::POST, "/Users", Some(user("ｐｒｏｂｅ@lookalike.test")), None).await;
+    let r = scim.send(Method::POST, "/Users", Some(user("ｐｒｏｂｅ@lookalike.test")), None).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert_eq!(r.body["scimType"], "uniqueness");
     let (status, v) = s
@@ -261,7 +220,7 @@ async fn lookalike_names_are_one_name(s: TestServer) {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     // A zero-width space or a bidi override is refused, field by field.
-    let r = scim.call(Method::POST, "/Users", Some(user("pro\u{200b}be@lookalike.test")), None).await;
+    let r = scim.send(Method::POST, "/Users", Some(user("pro\u{200b}be@lookalike.test")), None).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert_eq!(r.body["scimType"], "invalidValue");
     let (status, v) = s
@@ -291,7 +250,7 @@ async fn lookalike_names_are_one_name(s: TestServer) {
     let g = json!({"schemas": [GROUP], "displayName": "Domain Admins"});
     scim.post("/Groups", g).await;
     let r = scim
-        .call(Method::POST, "/Groups", Some(json!({"schemas": [GROUP], "displayName": "ＤＯＭＡＩＮ  admins"})), None)
+        .send(Method::POST, "/Groups", Some(json!({"schemas": [GROUP], "displayName": "ＤＯＭＡＩＮ  admins"})), None)
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
 }
@@ -300,19 +259,19 @@ both!(lookalike_names_are_one_name);
 async fn provisioning_clients_get_what_rfc_7644_promises(s: TestServer) {
     let (scim, tenant) = setup(&s, "clients").await;
     // POST: Location equals meta.location.
-    let r = scim.call(Method::POST, "/Users", Some(user("loc@clients.test")), None).await;
+    let r = scim.send(Method::POST, "/Users", Some(user("loc@clients.test")), None).await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(r.location.as_deref(), r.body["meta"]["location"].as_str(), "{:?}", r.location);
     assert!(r.location.is_some());
-    let g = scim.call(Method::POST, "/Groups", Some(json!({"schemas": [GROUP], "displayName": "located"})), None).await;
+    let g = scim.send(Method::POST, "/Groups", Some(json!({"schemas": [GROUP], "displayName": "located"})), None).await;
     assert_eq!(g.location.as_deref(), g.body["meta"]["location"].as_str());
     // Okta's PUT keeps locale and externalId, apart from preferredLanguage.
     let id = r.body["id"].as_str().unwrap();
     let put = json!({"schemas": [USER], "userName": "loc@clients.test", "externalId": "okta-42",
                      "locale": "en-US", "preferredLanguage": "nl", "active": true});
-    let a = scim.call(Method::PUT, &format!("/Users/{id}"), Some(put), None).await;
+    let a = scim.send(Method::PUT, &format!("/Users/{id}"), Some(put), None).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let got = scim.call(Method::GET, &format!("/Users/{id}"), None, None).await.body;
+    let got = scim.send(Method::GET, &format!("/Users/{id}"), None, None).await.body;
     assert_eq!((got["locale"].as_str(), got["preferredLanguage"].as_str()), (Some("en-US"), Some("nl")), "{got}");
     assert_eq!(got["externalId"], "okta-42");
 
@@ -348,7 +307,7 @@ async fn provisioning_clients_get_what_rfc_7644_promises(s: TestServer) {
     let member = scim.post("/Users", user("member@clients.test")).await;
     scim.post("/Groups", json!({"schemas": [GROUP], "displayName": "crew", "members": [{"value": member["id"]}]}))
         .await;
-    let a = scim.call(Method::GET, "/Users?filter=userName%20eq%20%22member@clients.test%22", None, None).await;
+    let a = scim.send(Method::GET, "/Users?filter=userName%20eq%20%22member@clients.test%22", None, None).await;
     assert_eq!(a.body["Resources"][0]["groups"][0]["display"], "crew", "{}", a.body);
 
     // organizationalUnit by id, path or DN; anything else is invalidValue.
@@ -365,7 +324,7 @@ async fn provisioning_clients_get_what_rfc_7644_promises(s: TestServer) {
     }
     let mut u = user("lost@clients.test");
     u[AD] = json!({"organizationalUnit": "EU/Nowhere"});
-    let r = scim.call(Method::POST, "/Users", Some(u), None).await;
+    let r = scim.send(Method::POST, "/Users", Some(u), None).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.body["scimType"], "invalidValue");
     assert!(r.body["detail"].as_str().unwrap().contains("path"), "{}", r.body);

@@ -11,20 +11,24 @@ const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-struct Scim<'a> {
-    s: &'a TestServer,
-    base: String,
-    token: String,
+/// A SCIM client of one tenant, as provisioning clients call the server.
+pub struct Scim<'a> {
+    pub s: &'a TestServer,
+    pub base: String,
+    pub token: String,
+}
+
+/// One SCIM answer.
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub etag: Option<String>,
+    pub location: Option<String>,
 }
 
 impl Scim<'_> {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        if_match: Option<&str>,
-    ) -> (StatusCode, Value, Option<String>) {
+    /// Sends a request; every answer with a body is `application/scim+json`.
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>, if_match: Option<&str>) -> Answer {
         let mut req = self.s.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.header("content-type", "application/scim+json").body(b.to_string());
@@ -37,9 +41,22 @@ impl Scim<'_> {
         if status != StatusCode::NO_CONTENT {
             assert_eq!(r.headers()["content-type"], "application/scim+json", "{path}");
         }
-        let etag = r.headers().get("etag").map(|v| v.to_str().unwrap().to_owned());
+        let header = |name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+        let (etag, location) = (header("etag"), header("location"));
         let text = r.text().await.unwrap();
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() }, etag)
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
+        Answer { status, body, etag, location }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        if_match: Option<&str>,
+    ) -> (StatusCode, Value, Option<String>) {
+        let a = self.send(method, path, body, if_match).await;
+        (a.status, a.body, a.etag)
     }
     async fn get(&self, path: &str) -> (StatusCode, Value) {
         let (s, v, _) = self.call(Method::GET, path, None, None).await;
@@ -47,7 +64,8 @@ impl Scim<'_> {
     }
 }
 
-async fn setup<'a>(s: &'a TestServer, slug: &str) -> (Scim<'a>, Value) {
+/// A partner and tenant `slug`, and a SCIM client with a SCIM token of it.
+pub async fn setup<'a>(s: &'a TestServer, slug: &str) -> (Scim<'a>, Value) {
     let (_, tenant) = s.partner_and_tenant(slug).await;
     let token = s.create("/scim-tokens", json!({"tenant_id": tenant["id"], "name": "Entra"})).await;
     let scim = Scim {
