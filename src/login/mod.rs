@@ -111,12 +111,14 @@ fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
+/// Loads this browser's login request; `lock` holds its row until commit.
 async fn load(
     tx: &mut Tx,
     issuer: &Issuer,
     request_id: &str,
     browser: &Browser<'_>,
     now: Timestamp,
+    lock: bool,
 ) -> Result<Option<Loaded>, StoreError> {
     // The login request must be this browser's own (cookie set at authorize).
     if session::cookie(browser.cookies, session::LOGIN_COOKIE) != Some(request_id)
@@ -124,7 +126,8 @@ async fn load(
     {
         return Ok(None);
     }
-    let request: LoginRequest = match tx.get(request_id).await {
+    let found = if lock { tx.get_for_update(request_id).await } else { tx.get(request_id).await };
+    let request: LoginRequest = match found {
         Ok(r) => r,
         Err(StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(e),
@@ -172,8 +175,9 @@ pub async fn show(
     browser: &Browser<'_>,
 ) -> Result<FlowOutcome, StoreError> {
     let now = svc.clock.now();
+    // Locked: two loads of the page at once both render (the later token wins).
     let mut tx = svc.store.write(issuer.scope()).await?;
-    let Some(mut loaded) = load(&mut tx, issuer, request_id, browser, now).await? else {
+    let Some(mut loaded) = load(&mut tx, issuer, request_id, browser, now, true).await? else {
         tx.commit().await?;
         return Ok(expired());
     };
@@ -196,7 +200,7 @@ pub async fn submit(
 
     // 1. Read: this browser's request, and the page's CSRF token.
     let mut tx = svc.store.read(issuer.scope()).await?;
-    let loaded = load(&mut tx, issuer, request_id, browser, now).await?;
+    let loaded = load(&mut tx, issuer, request_id, browser, now, false).await?;
     tx.commit().await?;
     let Some(mut loaded) = loaded else { return Ok(expired()) };
     let csrf_ok = param(form, "csrf_token")
