@@ -14,7 +14,7 @@ use crate::domain::user::User;
 use crate::ids::new_client_id;
 use crate::store::{Scope, StoreError, Tx};
 
-use super::{AdminError, Created, Ctx, Listed, Simple, check_limit, lock_tenant, must_exist, tenant_in_scope};
+use super::{AdminError, Created, Ctx, Listed, Simple, check_limit, lock_tenant_in_scope, must_exist};
 
 impl Listed for Application {
     const PATH: &'static str = "applications";
@@ -48,8 +48,7 @@ impl Simple for Application {
                 let Some(tid) = input.tenant_id.as_deref() else {
                     return Err(AdminError::field("tenant_id", "is required for TENANT applications"));
                 };
-                tenant_in_scope(tx, tid).await?;
-                let tenant = lock_tenant(tx, tid).await?;
+                let tenant = lock_tenant_in_scope(tx, tid).await?;
                 let limits = tx.limits_of_tenant(&tenant.id).await?;
                 let count = tx.count_in_tenant("applications", &tenant.id).await?;
                 check_limit(

@@ -414,7 +414,7 @@ pub async fn tenant_in_scope(tx: &mut Tx, tenant_id: &str) -> Result<crate::doma
     }
 }
 
-/// `tenant_in_scope` and `lock_tenant` in one query: the tenant a new object
+/// Like `tenant_in_scope`, in one query with the lock: the tenant a new object
 /// goes into, locked so concurrent creates cannot both pass a limit check.
 pub async fn lock_tenant_in_scope(tx: &mut Tx, tenant_id: &str) -> Result<crate::domain::tenant::Tenant, AdminError> {
     if !crate::ids::has_prefix(tenant_id, "tnt") {
@@ -425,11 +425,6 @@ pub async fn lock_tenant_in_scope(tx: &mut Tx, tenant_id: &str) -> Result<crate:
         Err(StoreError::NotFound) => Err(AdminError::field("tenant_id", "no such tenant")),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Locks the tenant row so concurrent creates cannot both pass a limit check.
-pub async fn lock_tenant(tx: &mut Tx, tenant_id: &str) -> Result<crate::domain::tenant::Tenant, AdminError> {
-    Ok(tx.get_for_update::<crate::domain::tenant::Tenant>(tenant_id).await?)
 }
 
 /// Fails with a clear 4xx when `count` already reached the partner's `max`.
