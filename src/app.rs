@@ -21,6 +21,8 @@ pub struct Services {
     pub login_limiter: crate::authn::ratelimit::LoginLimiter,
     /// Parsed `trusted_proxies`.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Opened upstream connectors.
+    pub federation: crate::federation::registry::Registry,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +56,8 @@ impl Services {
         keys.ensure_keys(&store, clock.as_ref(), &instance_id).await?;
         let login_limiter = crate::authn::ratelimit::LoginLimiter::new(30);
         let trusted_proxies = config.proxies().map_err(|e| StartError::Config(e.to_string()))?;
-        Ok(Arc::new(Services { config, store, keys, clock, instance_id, login_limiter, trusted_proxies }))
+        let federation = crate::federation::registry::Registry::new().map_err(|e| StartError::Config(e.to_string()))?;
+        Ok(Arc::new(Services { config, store, keys, clock, instance_id, login_limiter, trusted_proxies, federation }))
     }
 
     pub fn base_url(&self) -> String {

@@ -37,6 +37,30 @@ impl ConfigError {
     }
 }
 
+/// Why a connector could not complete a step with its upstream.
+///
+/// Messages say what went wrong in terms an admin can act on, and never
+/// carry secrets, tokens or the upstream's raw response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectorError {
+    /// The upstream could not be reached or answered something unusable.
+    #[error("the identity provider could not be reached or answered badly: {0}")]
+    Unreachable(String),
+    /// The upstream answered, but its answer is not to be believed (a token
+    /// check failed).
+    #[error("the identity provider's answer was rejected: {0}")]
+    Rejected(String),
+    /// The upstream refused with an OAuth error (`invalid_grant`, …).
+    #[error("the identity provider refused: {error}")]
+    Refused {
+        /// The OAuth `error` code.
+        error: String,
+    },
+    /// The stored configuration cannot be used.
+    #[error("the identity provider's configuration is unusable: {0}")]
+    Config(String),
+}
+
 fn join(fields: &[FieldError]) -> String {
     fields.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }

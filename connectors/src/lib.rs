@@ -7,6 +7,10 @@
 //! into a typed, checked configuration (and, in later steps, into identities
 //! and directory pages); the server provisions, maps and reconciles.
 //!
+//! [`Connector::open`] turns a config into capabilities: `redirect()`
+//! (OIDC, Entra ID, Google) today. Connectors talk to their upstream over
+//! [`Http`] (bounded bodies, no redirects followed) and never to the store.
+//!
 //! Parsing collects every problem it finds ([`ConfigError::fields`]) so an
 //! admin fixes a config in one round trip. Secrets never appear in `Debug`
 //! output or in error messages; [`ConnectorKind::secret_fields`] names the
@@ -17,16 +21,22 @@
 pub mod entra;
 mod error;
 pub mod google;
+mod http;
 mod kind;
 pub mod ldap;
+mod login;
 pub mod oidc;
 mod reader;
 mod redact;
+mod runtime;
 pub mod saml;
 mod validate;
 
-pub use error::{ConfigError, FieldError};
+pub use error::{ConfigError, ConnectorError, FieldError};
+pub use http::Http;
 pub use kind::{ConnectorKind, UnknownConnectorKind};
+pub use login::{BoxFuture, Callback, PendingLogin, RedirectLogin, UpstreamIdentity};
+pub use runtime::Connector;
 
 use serde::Serialize;
 

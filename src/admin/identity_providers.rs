@@ -1,17 +1,19 @@
 //! Identity providers: the config is validated by its connector, and the
 //! fields the connector names as secrets are sealed before storage and shown
-//! redacted. A PATCH that leaves a secret out (or sends it redacted) keeps it.
+//! redacted. A PATCH that leaves a secret out (or sends it redacted) keeps
+//! it — unless it moves the upstream to another host, which needs the
+//! secret again. Each domain belongs to at most one IdP of a tenant.
 
 use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
-use scaikey_connectors::{ConnectorConfig, ConnectorKind};
+use scaikey_connectors::{ConfigError, ConnectorKind};
 
 use crate::app::Services;
 use crate::domain::idp::{IdentityProvider, IdentityProviderPatch, NewIdentityProvider};
 use crate::domain::validate::FieldError;
-use crate::keys::seal::Sealer;
+use crate::federation::secrets::{self, UPSTREAM_KEYS};
 use crate::store::Tx;
 
 use super::{AdminError, Created, Ctx, Listed, Simple, tenant_in_scope};
@@ -22,41 +24,21 @@ fn kind_of(s: &str) -> Result<ConnectorKind, AdminError> {
     ConnectorKind::from_str(s).map_err(|_| AdminError::field("type", "must be one of oidc, entra, google, saml, ldap"))
 }
 
-fn seal_context(idp_id: &str, field: &str) -> String {
-    format!("idp:{idp_id}:{field}")
+fn config_error(e: ConfigError) -> AdminError {
+    AdminError::Invalid(
+        e.fields.into_iter().map(|f| FieldError { field: format!("config.{}", f.field), message: f.message }).collect(),
+    )
 }
 
-/// Validates `config` for `kind` and seals its secret fields.
-fn seal_config(
-    sealer: &Sealer,
-    idp_id: &str,
-    kind: ConnectorKind,
-    config: &Value,
-) -> Result<Map<String, Value>, AdminError> {
-    let parsed = ConnectorConfig::parse(kind, config).map_err(|e| {
-        AdminError::Invalid(
-            e.fields
-                .into_iter()
-                .map(|f| FieldError { field: format!("config.{}", f.field), message: f.message })
-                .collect(),
-        )
-    })?;
-    let Ok(Value::Object(mut map)) = serde_json::to_value(&parsed) else {
-        return Err(AdminError::Internal("connector config did not serialize to an object".into()));
-    };
-    for field in kind.secret_fields() {
-        if let Some(Value::String(plain)) = map.get(*field) {
-            let sealed = sealer.seal(&seal_context(idp_id, field), plain.as_bytes());
-            map.insert((*field).to_owned(), Value::String(sealed));
-        }
-    }
-    Ok(map)
+fn seal(ctx: &Ctx<'_>, idp_id: &str, kind: ConnectorKind, config: &Value) -> Result<Map<String, Value>, AdminError> {
+    secrets::seal_config(ctx.svc.keys.sealer(), idp_id, kind, config).map_err(config_error)
 }
 
-/// The stored secret of `field`, opened (for connectors, later steps).
-pub fn open_secret(sealer: &Sealer, idp: &IdentityProvider, field: &str) -> Option<String> {
-    let sealed = idp.config.get(field)?.as_str()?;
-    sealer.open_string(&seal_context(&idp.id, field), sealed).ok()
+fn normalize_domains(domains: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = domains.iter().map(|d| d.trim().trim_end_matches('.').to_lowercase()).collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 impl Listed for IdentityProvider {
@@ -77,6 +59,50 @@ impl Listed for IdentityProvider {
     }
 }
 
+/// Secrets left out (or sent back redacted) keep their stored value, as
+/// long as the upstream stays where it was.
+fn keep_secrets(
+    ctx: &Ctx<'_>,
+    idp: &IdentityProvider,
+    kind: ConnectorKind,
+    new: &mut Map<String, Value>,
+) -> Result<(), AdminError> {
+    // Compare the normalized configs (defaults filled in), with any secret.
+    let mut probe = new.clone();
+    for field in kind.secret_fields() {
+        probe.entry((*field).to_owned()).or_insert_with(|| Value::String(REDACTED.into()));
+    }
+    let normalized = scaikey_connectors::ConnectorConfig::parse(kind, &Value::Object(probe))
+        .ok()
+        .and_then(|c| serde_json::to_value(c).ok())
+        .unwrap_or(Value::Null);
+    let moved: Vec<&str> = UPSTREAM_KEYS
+        .iter()
+        .copied()
+        .filter(|k| normalized.get(*k).is_some_and(|v| idp.config.get(*k) != Some(v)))
+        .collect();
+    for field in kind.secret_fields() {
+        let keep = match new.get(*field) {
+            None => true,
+            Some(Value::String(s)) => s == REDACTED,
+            Some(_) => false,
+        };
+        if !keep || !idp.config.contains_key(*field) {
+            continue;
+        }
+        if let Some(key) = moved.first() {
+            return Err(AdminError::field(
+                &format!("config.{field}"),
+                &format!("must be sent again when config.{key} changes, so a stored secret never goes to a new host"),
+            ));
+        }
+        if let Some(plain) = secrets::open_secret(ctx.svc.keys.sealer(), idp, field) {
+            new.insert((*field).to_owned(), Value::String(plain));
+        }
+    }
+    Ok(())
+}
+
 impl Simple for IdentityProvider {
     type Create = NewIdentityProvider;
     type Patch = IdentityProviderPatch;
@@ -85,19 +111,20 @@ impl Simple for IdentityProvider {
         let tenant = tenant_in_scope(tx, &input.tenant_id).await?;
         let kind = kind_of(&input.kind)?;
         let id = ctx.new_id("idp");
-        let config = seal_config(ctx.svc.keys.sealer(), &id, kind, &input.config)?;
+        let config = seal(ctx, &id, kind, &input.config)?;
         let idp = IdentityProvider {
             id,
             tenant_id: tenant.id,
             partner_id: tenant.partner_id,
             kind: kind.as_str().to_owned(),
             name: input.name.trim().to_owned(),
-            domains: input.domains.iter().map(|d| d.trim().to_lowercase()).collect(),
+            domains: normalize_domains(&input.domains),
             config,
             jit_provisioning: input.jit_provisioning,
             attribute_mapping: input.attribute_mapping,
             sync_schedule: input.sync_schedule,
             trust_email_for_linking: input.trust_email_for_linking,
+            trust_upstream_mfa: input.trust_upstream_mfa,
             created_at: ctx.now,
             updated_at: ctx.now,
         };
@@ -112,27 +139,19 @@ impl Simple for IdentityProvider {
         p: IdentityProviderPatch,
     ) -> Result<Self, AdminError> {
         let kind = kind_of(&idp.kind)?;
-        if let Some(Value::Object(mut new_config)) = p.config {
-            // Secrets left out or sent back redacted keep their stored value.
-            for field in kind.secret_fields() {
-                let keep = match new_config.get(*field) {
-                    None => true,
-                    Some(Value::String(s)) => s == REDACTED,
-                    Some(_) => false,
-                };
-                if let Some(plain) = keep.then(|| open_secret(ctx.svc.keys.sealer(), &idp, field)).flatten() {
-                    new_config.insert((*field).to_owned(), Value::String(plain));
-                }
+        match p.config {
+            Some(Value::Object(mut new_config)) => {
+                keep_secrets(ctx, &idp, kind, &mut new_config)?;
+                idp.config = seal(ctx, &idp.id, kind, &Value::Object(new_config))?;
             }
-            idp.config = seal_config(ctx.svc.keys.sealer(), &idp.id, kind, &Value::Object(new_config))?;
-        } else if p.config.is_some() {
-            return Err(AdminError::field("config", "must be an object"));
+            Some(_) => return Err(AdminError::field("config", "must be an object")),
+            None => {}
         }
         if let Some(n) = p.name {
             idp.name = n.trim().to_owned();
         }
         if let Some(d) = p.domains {
-            idp.domains = d.iter().map(|d| d.trim().to_lowercase()).collect();
+            idp.domains = normalize_domains(&d);
         }
         if let Some(j) = p.jit_provisioning {
             idp.jit_provisioning = j;
@@ -146,8 +165,34 @@ impl Simple for IdentityProvider {
         if let Some(t) = p.trust_email_for_linking {
             idp.trust_email_for_linking = t;
         }
+        if let Some(t) = p.trust_upstream_mfa {
+            idp.trust_upstream_mfa = t;
+        }
         idp.updated_at = ctx.now;
         idp.validate(kind.supports_sync())?;
         Ok(idp)
     }
+
+    async fn after_write(_ctx: &Ctx<'_>, tx: &mut Tx, stored: &Self) -> Result<(), AdminError> {
+        tx.set_idp_domains(stored).await?;
+        Ok(())
+    }
+}
+
+/// `POST /identity-providers/{id}/test`: fetches what the upstream publishes
+/// (discovery document and keys) and reports it, signing nobody in.
+pub async fn test(ctx: &Ctx<'_>, id: &str) -> Result<Value, AdminError> {
+    ctx.require_write()?;
+    let mut tx = ctx.svc.store.read(ctx.scope()).await?;
+    let idp: IdentityProvider = tx.get(id).await?;
+    tx.commit().await?;
+    let described = match ctx.svc.federation.open(ctx.svc.keys.sealer(), &idp) {
+        Ok(connector) => connector.describe().await,
+        Err(e) => Err(e),
+    };
+    tracing::info!(target: "audit", action = "identity_provider.test", idp_id = %idp.id, ok = described.is_ok(), "identity provider tested");
+    Ok(match described {
+        Ok(found) => serde_json::json!({"id": idp.id, "type": idp.kind, "ok": true, "found": found}),
+        Err(e) => serde_json::json!({"id": idp.id, "type": idp.kind, "ok": false, "error": e.to_string()}),
+    })
 }

@@ -73,6 +73,11 @@ const CONFLICTS: &[(&str, &str, &str)] = &[
         "this role assignment already exists",
     ),
     ("user_identities_idp_id_external_id_key", "identity.taken", "this external identity is linked to another user"),
+    (
+        "idp_domains_tenant_id_domain_key",
+        "identity_provider.domain_taken",
+        "a domain in domains already belongs to another identity provider of the tenant",
+    ),
 ];
 
 impl From<StoreError> for AdminError {
@@ -271,6 +276,16 @@ pub trait Simple: Listed {
         input: Self::Patch,
     ) -> impl Future<Output = Result<Self, AdminError>> + Send;
 
+    /// Keeps rows derived from the object in step once it is stored (an
+    /// IdP's home-realm domains); a conflict there fails the write.
+    fn after_write(
+        _ctx: &Ctx<'_>,
+        _tx: &mut Tx,
+        _stored: &Self,
+    ) -> impl Future<Output = Result<(), AdminError>> + Send {
+        async { Ok(()) }
+    }
+
     /// Checks before delete (e.g. a partner must have no tenants left).
     fn before_delete(
         _ctx: &Ctx<'_>,
@@ -289,6 +304,7 @@ impl<T: Simple> Resource for T {
         let created = T::build(ctx, tx, input).await?;
         let e = &created.entity;
         tx.insert(e).await?;
+        T::after_write(ctx, tx, e).await?;
         ctx.record(tx, format!("{}.create", T::KIND), (T::KIND, e.id()), e.owner()).await?;
         Ok(created)
     }
@@ -297,6 +313,7 @@ impl<T: Simple> Resource for T {
         let before = tx.get_for_update::<T>(id).await?;
         let after = T::apply(ctx, tx, before, input).await?;
         tx.update(&after).await?;
+        T::after_write(ctx, tx, &after).await?;
         ctx.record(tx, format!("{}.update", T::KIND), (T::KIND, after.id()), after.owner()).await?;
         Ok(after)
     }

@@ -18,6 +18,7 @@
 
 pub mod events;
 pub mod groups;
+pub mod identities;
 pub mod ous;
 pub mod rekey;
 pub mod users;

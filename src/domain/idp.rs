@@ -29,6 +29,8 @@ pub struct IdentityProvider {
     pub attribute_mapping: serde_json::Map<String, serde_json::Value>,
     pub sync_schedule: Option<String>,
     pub trust_email_for_linking: bool,
+    /// Whether an upstream MFA claim satisfies the tenant's MFA policy.
+    pub trust_upstream_mfa: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -52,6 +54,8 @@ pub struct NewIdentityProvider {
     pub sync_schedule: Option<String>,
     #[serde(default)]
     pub trust_email_for_linking: bool,
+    #[serde(default)]
+    pub trust_upstream_mfa: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -69,6 +73,7 @@ pub struct IdentityProviderPatch {
     #[schema(value_type = Option<String>)]
     pub sync_schedule: Option<Option<String>>,
     pub trust_email_for_linking: Option<bool>,
+    pub trust_upstream_mfa: Option<bool>,
 }
 
 /// A six-field cron expression (sec min hour day month weekday), UTC.

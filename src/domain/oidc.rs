@@ -51,6 +51,8 @@ pub enum LoginState {
     ChangePassword { user_id: String },
     /// Signed in; the app asks for admin or SCIM scopes not yet approved.
     Consent { user_id: String },
+    /// Sent to an upstream IdP; its callback must return `pending.state`.
+    Upstream { idp_id: String, pending: scaikey_connectors::PendingLogin },
 }
 
 impl LoginState {
@@ -61,13 +63,14 @@ impl LoginState {
             LoginState::Password { .. } => "password",
             LoginState::ChangePassword { .. } => "change_password",
             LoginState::Consent { .. } => "consent",
+            LoginState::Upstream { .. } => "upstream",
         }
     }
 
     /// The user this state is about, once known.
     pub fn user_id(&self) -> Option<&str> {
         match self {
-            LoginState::Identifier => None,
+            LoginState::Identifier | LoginState::Upstream { .. } => None,
             LoginState::Password { user_id } => user_id.as_deref(),
             LoginState::ChangePassword { user_id } | LoginState::Consent { user_id } => Some(user_id),
         }

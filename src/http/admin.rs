@@ -61,6 +61,7 @@ pub fn routes() -> Router<AppState> {
         .route("/groups/{id}/members", get(list_members).post(add_member))
         .route("/groups/{id}/members/{member_id}", axum::routing::delete(remove_member))
         .route("/applications/{id}/secret", post(rotate_secret))
+        .route("/identity-providers/{id}/test", post(test_idp))
         .route("/signing-keys/rotate", post(rotate_keys))
 }
 
@@ -223,6 +224,15 @@ async fn rotate_secret(
 ) -> Result<Json<Value>, ApiError> {
     let rid = request_id::current();
     Ok(Json(json!({"data": admin::applications::rotate_secret(&ctx(&svc, &caller, &rid), &id).await?})))
+}
+
+async fn test_idp(
+    State(svc): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let rid = request_id::current();
+    Ok(Json(json!({"data": admin::identity_providers::test(&ctx(&svc, &caller, &rid), &id).await?})))
 }
 
 async fn rotate_keys(

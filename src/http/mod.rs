@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod client_ip;
 pub mod error;
+pub mod federation;
 pub mod issuer;
 pub mod oauth;
 pub mod oidc;
@@ -39,6 +40,7 @@ pub fn router(svc: AppState) -> Router {
         .merge(ops::routes())
         .merge(oauth::routes())
         .merge(oidc::routes())
+        .merge(federation::routes())
         .merge(scim::routes())
         .nest("/api/v1/admin", admin::routes())
         .fallback(error::not_found)

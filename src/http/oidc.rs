@@ -45,7 +45,7 @@ fn cookies(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::COOKIE).and_then(|v| v.to_str().ok())
 }
 
-fn unknown_issuer_page() -> Response {
+pub(super) fn unknown_issuer_page() -> Response {
     pages::message(404, "Not found", "There is no such sign-in page.", "ScaiKey", None)
 }
 
@@ -98,7 +98,7 @@ pub async fn authorize_h(
     outcome_response(&issuer, o)
 }
 
-fn flow_response(issuer: &Issuer, r: Result<FlowOutcome, crate::store::StoreError>) -> Response {
+pub(super) fn flow_response(issuer: &Issuer, r: Result<FlowOutcome, crate::store::StoreError>) -> Response {
     match r {
         Ok(FlowOutcome::Page { page, status }) => pages::login(&page, status),
         Ok(FlowOutcome::Done(o)) => outcome_response(issuer, o),

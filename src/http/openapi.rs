@@ -36,6 +36,8 @@ use super::admin as handlers;
         super::oauth::tenant_jwks,
         super::oidc::authorize_h,
         super::oidc::login_page,
+        super::federation::start,
+        super::federation::callback,
         super::oidc::login_submit,
         super::oidc::userinfo_h,
         super::oidc::introspect_h,

@@ -12,6 +12,12 @@
 //! | `Password { user_id }` | `password` | `ChangePassword` when older than `max_age_days`; else authenticated (`pwd`) |
 //! | `ChangePassword { user_id }` | `new_password`, `confirm_password` | authenticated (policy and history checked) |
 //! | `Consent { user_id }` | `decision` = `allow` / `deny` | back to the client with a code, or `access_denied` |
+//! | `Upstream { idp_id, pending }` | (the IdP's callback: `code`, `state`) | authenticated (`fed`) as the linked or provisioned user |
+//!
+//! The identifier step sends an email whose domain belongs to one of the
+//! tenant's IdPs straight to it (home-realm discovery), and each IdP is a
+//! link on the page (`/login/idp/{idp_id}`); both enter `Upstream` (see
+//! `upstream.rs`). The callback runs the same three phases as a POST.
 //!
 //! Each POST runs in three phases: a read of the request (this browser's,
 //! by the `sk_login` cookie, with the page's `csrf_token`); the step itself
@@ -25,21 +31,26 @@
 mod effects;
 mod page;
 mod steps;
+mod upstream;
 
 use std::net::IpAddr;
+
+use scaikey_connectors::UpstreamIdentity;
 
 use crate::app::Services;
 use crate::authn::{secret, session};
 use crate::domain::Timestamp;
 use crate::domain::application::Application;
+use crate::domain::idp::IdentityProvider;
 use crate::domain::oidc::{LoginRequest, LoginState};
 use crate::domain::tenant::Tenant;
 use crate::oauth::Issuer;
 use crate::oauth::authorize::{Browser, Outcome};
 use crate::store::{StoreError, Tx};
 
-pub use page::LoginPage;
+pub use page::{IdpLink, LoginPage};
 pub use steps::WRONG_CREDENTIALS;
+pub use upstream::{callback as upstream_callback, start as start_upstream};
 
 const EXPIRED: &str =
     "This sign-in has expired or was started in another browser. Go back to the application and start again.";
@@ -79,6 +90,12 @@ pub enum Next {
     Consented,
     /// The flow ends here (consent refused).
     Done(Outcome),
+    /// Another state, entered by sending the browser to `location` (an upstream IdP).
+    Redirect { state: LoginState, location: String },
+    /// The upstream vouched for `identity`: the linked, linkable or new user.
+    Federated { idp: Box<IdentityProvider>, identity: Box<UpstreamIdentity> },
+    /// Back to the first step, with a message (an upstream sign-in failed).
+    Restart { error: String },
 }
 
 /// A step's answer.
@@ -164,7 +181,15 @@ async fn save_and_render(
     if !tx.advance_login(&loaded.request, version).await? {
         return Ok(expired());
     }
-    Ok(FlowOutcome::Page { page: Box::new(page::build(issuer, loaded, csrf, error)), status })
+    // The tenant's IdPs are offered on the steps before anyone is signed in.
+    let offers_idps = matches!(loaded.request.state, LoginState::Identifier | LoginState::Password { .. });
+    let idps = match (&issuer.tenant, offers_idps) {
+        (Some(t), true) => {
+            tx.login_idps(&t.id).await?.iter().map(|i| page::IdpLink::new(issuer, &loaded.request.id, i)).collect()
+        }
+        _ => Vec::new(),
+    };
+    Ok(FlowOutcome::Page { page: Box::new(page::build(issuer, loaded, csrf, error, idps)), status })
 }
 
 /// `GET /login?request=…`
@@ -199,10 +224,7 @@ pub async fn submit(
     let request_id = param(form, "request").unwrap_or_default();
 
     // 1. Read: this browser's request, and the page's CSRF token.
-    let mut tx = svc.store.read(issuer.scope()).await?;
-    let loaded = load(&mut tx, issuer, request_id, browser, now, false).await?;
-    tx.commit().await?;
-    let Some(mut loaded) = loaded else { return Ok(expired()) };
+    let Some(mut loaded) = read(svc, issuer, request_id, browser, now).await? else { return Ok(expired()) };
     let csrf_ok = param(form, "csrf_token")
         .is_some_and(|c| !loaded.request.csrf_hash.is_empty() && secret::matches(c, &loaded.request.csrf_hash));
     if !csrf_ok {
@@ -223,8 +245,36 @@ pub async fn submit(
     };
 
     // 3. Write: compare-and-set, effects, then the next state or finish.
+    write(svc, issuer, &mut loaded, version, transition, browser, now).await
+}
+
+/// Phase 1 of a step: this browser's login request, read.
+async fn read(
+    svc: &Services,
+    issuer: &Issuer,
+    request_id: &str,
+    browser: &Browser<'_>,
+    now: Timestamp,
+) -> Result<Option<Loaded>, StoreError> {
+    let mut tx = svc.store.read(issuer.scope()).await?;
+    let loaded = load(&mut tx, issuer, request_id, browser, now, false).await?;
+    tx.commit().await?;
+    Ok(loaded)
+}
+
+/// Phase 3 of a step: one write transaction applying `transition` if the
+/// request is still at `version`.
+async fn write(
+    svc: &Services,
+    issuer: &Issuer,
+    loaded: &mut Loaded,
+    version: i64,
+    transition: Transition,
+    browser: &Browser<'_>,
+    now: Timestamp,
+) -> Result<FlowOutcome, StoreError> {
     let mut tx = svc.store.write(issuer.scope()).await?;
-    let out = apply(svc, &mut tx, issuer, &mut loaded, version, transition, browser, now).await?;
+    let out = apply(svc, &mut tx, issuer, loaded, version, transition, browser, now).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -267,5 +317,30 @@ async fn apply(
         Next::Authenticated { user_id, amr } => effects::finish(svc, tx, issuer, loaded, &user_id, amr, now).await,
         Next::Consented => effects::consented(tx, issuer, loaded, browser, now).await,
         Next::Done(outcome) => effects::conclude(tx, issuer, loaded, outcome).await,
+        Next::Redirect { state, location } => {
+            loaded.request.state = state;
+            if !tx.advance_login(&loaded.request, version).await? {
+                return Ok(expired());
+            }
+            Ok(FlowOutcome::Done(Outcome::Redirect { location, set_cookies: Vec::new() }))
+        }
+        Next::Federated { idp, identity } => match crate::federation::jit::resolve(tx, &idp, &identity, now).await? {
+            Ok(user_id) => {
+                let mut amr = vec!["fed".to_owned()];
+                // The upstream's MFA counts only where the tenant trusts it.
+                if idp.trust_upstream_mfa && identity.amr.iter().any(|m| m == "mfa") {
+                    amr.push("mfa".into());
+                }
+                effects::finish(svc, tx, issuer, loaded, &user_id, amr, now).await
+            }
+            Err(message) => {
+                loaded.request.state = LoginState::Identifier;
+                save_and_render(tx, issuer, loaded, version, Some(message), 403).await
+            }
+        },
+        Next::Restart { error } => {
+            loaded.request.state = LoginState::Identifier;
+            save_and_render(tx, issuer, loaded, version, Some(&error), 200).await
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! What the login page shows for a state.
 
 use crate::domain::consent::needs_consent;
+use crate::domain::idp::IdentityProvider;
 use crate::domain::settings::Branding;
 use crate::oauth::Issuer;
 
@@ -23,9 +24,35 @@ pub struct LoginPage {
     pub tenant_slug: Option<String>,
     /// Consent step: the scopes the app asks the user to approve.
     pub scopes: Vec<String>,
+    /// The tenant's IdPs, offered as links on the first steps.
+    pub idps: Vec<IdpLink>,
 }
 
-pub fn build(issuer: &Issuer, loaded: &Loaded, csrf_token: String, error: Option<&str>) -> LoginPage {
+/// One IdP's link on the login page (its id in the URL, SPEC "Hosted pages").
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IdpLink {
+    pub id: String,
+    pub name: String,
+    pub href: String,
+}
+
+impl IdpLink {
+    pub fn new(issuer: &Issuer, request_id: &str, idp: &IdentityProvider) -> Self {
+        Self {
+            id: idp.id.clone(),
+            name: idp.name.clone(),
+            href: format!("{}?request={request_id}", issuer.endpoint(&format!("/login/idp/{}", idp.id))),
+        }
+    }
+}
+
+pub fn build(
+    issuer: &Issuer,
+    loaded: &Loaded,
+    csrf_token: String,
+    error: Option<&str>,
+    idps: Vec<IdpLink>,
+) -> LoginPage {
     LoginPage {
         step: loaded.request.state.name(),
         action: issuer.endpoint("/login"),
@@ -42,5 +69,6 @@ pub fn build(issuer: &Issuer, loaded: &Loaded, csrf_token: String, error: Option
         ask_tenant: issuer.tenant.is_none(),
         tenant_slug: loaded.tenant.as_ref().filter(|_| issuer.tenant.is_none()).map(|t| t.slug.clone()),
         scopes: loaded.request.params.scope.iter().filter(|s| needs_consent(s)).cloned().collect(),
+        idps,
     }
 }

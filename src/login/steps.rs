@@ -29,7 +29,8 @@ pub async fn run(
     now: Timestamp,
 ) -> Result<Transition, StoreError> {
     match loaded.request.state.clone() {
-        LoginState::Identifier => identifier(svc, issuer, loaded, form).await,
+        // A form posted while at the upstream (the user came back) starts over.
+        LoginState::Identifier | LoginState::Upstream { .. } => identifier(svc, issuer, loaded, form).await,
         LoginState::Password { user_id } => password(svc, issuer, loaded, user_id, form, now).await,
         LoginState::ChangePassword { user_id } => Ok(change_password(svc, issuer, user_id, form).await),
         LoginState::Consent { user_id } => consent(svc, issuer, loaded, user_id, form, browser, now).await,
@@ -63,6 +64,14 @@ async fn identifier(
         };
         loaded.request.tenant_id = loaded.tenant.as_ref().map(|t| t.id.clone());
         loaded.request.partner_id = loaded.tenant.as_ref().map(|t| t.partner_id.clone());
+    }
+    // Home-realm discovery: an email of an IdP's domain goes to that IdP.
+    if let (Some(t), Some((_, domain))) = (&loaded.tenant, username.rsplit_once('@'))
+        && let Some(idp) = tx.idp_for_domain(&t.id, domain).await?
+    {
+        tx.commit().await?;
+        loaded.request.params.login_hint = Some(username.to_owned());
+        return Ok(super::upstream::begin(svc, issuer, &idp, Some(username)).await);
     }
     let user_id = match &loaded.tenant {
         Some(t) => match tx.user_by_name(&t.id, username).await {

@@ -145,23 +145,52 @@ async fn crud_of_every_resource(s: TestServer) {
     let sealed = stored.config["client_secret"].as_str().unwrap();
     assert!(sealed.starts_with("v1.") && !sealed.contains("super-secret"));
     assert_eq!(
-        scaikey::admin::identity_providers::open_secret(s.svc.keys.sealer(), &stored, "client_secret").as_deref(),
+        scaikey::federation::secrets::open_secret(s.svc.keys.sealer(), &stored, "client_secret").as_deref(),
         Some("super-secret-value")
     );
-    // A PATCH without the secret keeps it.
+    // A PATCH without the secret keeps it while the upstream stays where it was…
     let (status, v) = s
         .admin(
             Method::PATCH,
             &format!("/identity-providers/{}", id(&idp)),
-            Some(json!({"config": {"issuer": "https://okta2.acme.test", "client_id": "abc"}})),
+            Some(json!({"config": {"issuer": "https://okta.acme.test", "client_id": "abc2"}})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
+    // …but a new host needs the secret again, so a stored one never goes elsewhere.
+    let (status, v) = s
+        .admin(
+            Method::PATCH,
+            &format!("/identity-providers/{}", id(&idp)),
+            Some(json!({"config": {"issuer": "https://evil.example", "client_id": "abc"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["details"][0]["field"], "config.client_secret", "{v}");
+    let (status, v) = s
+        .admin(
+            Method::PATCH,
+            &format!("/identity-providers/{}", id(&idp)),
+            Some(json!({"config": {"issuer": "https://okta2.acme.test", "client_id": "abc", "client_secret": "super-secret-value"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    // A domain belongs to at most one IdP of a tenant.
+    let (status, v) = s
+        .admin(
+            Method::POST,
+            "/identity-providers",
+            Some(json!({"tenant_id": tid, "type": "oidc", "name": "Second", "domains": ["ACME.test"],
+                        "config": {"issuer": "https://other.acme.test", "client_id": "x", "client_secret": "y"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "identity_provider.domain_taken", "{v}");
     let mut tx = s.svc.store.read(Scope::Platform).await.unwrap();
     let stored: IdentityProvider = tx.get(&id(&idp)).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(
-        scaikey::admin::identity_providers::open_secret(s.svc.keys.sealer(), &stored, "client_secret").as_deref(),
+        scaikey::federation::secrets::open_secret(s.svc.keys.sealer(), &stored, "client_secret").as_deref(),
         Some("super-secret-value")
     );
     let (status, v) = s

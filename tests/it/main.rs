@@ -11,6 +11,7 @@ mod admin_input;
 mod admin_resources;
 mod authority;
 mod directory;
+mod federation;
 mod oauth_client_credentials;
 mod oidc_flow;
 mod oidc_rp;

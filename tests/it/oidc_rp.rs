@@ -22,7 +22,7 @@ const REDIRECT_URI: &str = "https://rp.example.test/callback";
 const LOGOUT_URI: &str = "https://rp.example.test/signed-out";
 
 /// Runs `node tests/peers/oidc-rp/<script> '<config>'` and returns its JSON.
-async fn node_peer(script: &str, config: &Value) -> Value {
+pub async fn node_peer(script: &str, config: &Value) -> Value {
     let dir = Path::new(PEER_DIR);
     assert!(
         dir.join("node_modules/openid-client/package.json").is_file()
@@ -230,7 +230,7 @@ async fn openid_client_secret_post_and_eddsa() {
     assert_rp_flow(&r, &f, web["client_id"].as_str().unwrap(), "EdDSA", false);
 }
 
-fn artifact_dir() -> PathBuf {
+pub fn artifact_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
     std::fs::create_dir_all(&dir).unwrap();
     dir

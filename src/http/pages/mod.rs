@@ -63,6 +63,7 @@ pub fn login(page: &LoginPage, status: u16) -> Response {
             ask_tenant => page.ask_tenant,
             tenant_slug => page.tenant_slug,
             scopes => page.scopes,
+            idps => page.idps,
             primary_color => brand_color(&page.branding),
             logo_url => page.branding.logo_url,
             request_ref => request_id::current(),
@@ -106,6 +107,11 @@ mod tests {
             ask_tenant: false,
             tenant_slug: None,
             scopes: vec![],
+            idps: vec![crate::login::IdpLink {
+                id: "idp_1".into(),
+                name: "Acme <SSO>".into(),
+                href: "https://id.test/login/idp/idp_1?request=lrq_x".into(),
+            }],
         };
         let r = login(&page, 200);
         assert_eq!(r.status(), StatusCode::OK);
@@ -114,6 +120,7 @@ mod tests {
         assert!(html.contains("name=\"csrf_token\" value=\"tok\""));
         assert!(html.contains("&lt;script&gt;") && !html.contains("<script>alert"));
         assert!(html.contains("#112233"));
+        assert!(html.contains(r#"<a class="idp" data-idp="idp_1""#) && html.contains("Acme &lt;SSO&gt;"));
         let consent = LoginPage { step: "consent", scopes: vec!["admin:write".into()], ..page };
         let body = axum::body::to_bytes(login(&consent, 200).into_body(), 1 << 20).await.unwrap();
         let html = String::from_utf8(body.to_vec()).unwrap();

@@ -205,6 +205,7 @@ async fn crud_small_entities(store: Store) {
         attribute_mapping: Default::default(),
         sync_schedule: None,
         trust_email_for_linking: false,
+        trust_upstream_mfa: false,
         created_at: now(),
         updated_at: now(),
     };

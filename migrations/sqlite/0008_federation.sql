@@ -1,0 +1,14 @@
+-- SQLite dialect of ../postgres/0008_federation.sql.
+CREATE TABLE idp_domains (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    domain    TEXT NOT NULL,
+    idp_id    TEXT NOT NULL REFERENCES identity_providers(id) ON DELETE CASCADE,
+    CONSTRAINT idp_domains_tenant_id_domain_key UNIQUE (tenant_id, domain)
+) STRICT;
+CREATE INDEX idp_domains_idp_idx ON idp_domains (idp_id);
+INSERT OR IGNORE INTO idp_domains (tenant_id, domain, idp_id)
+    SELECT p.tenant_id, lower(d.value), p.id
+    FROM identity_providers p, json_each(p.domains) AS d
+    ORDER BY p.created_at, p.id;
+
+ALTER TABLE identity_providers ADD COLUMN trust_upstream_mfa INTEGER NOT NULL DEFAULT 0;
