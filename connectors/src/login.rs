@@ -50,7 +50,7 @@ pub struct Callback<'a> {
 }
 
 /// Who the upstream says signed in.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpstreamIdentity {
     /// Stable id of the user at this upstream (`sub`; `tid/oid` for Entra).
     pub external_id: String,

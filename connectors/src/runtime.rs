@@ -1,7 +1,7 @@
 //! The connector runtime: a validated config opens into a [`Connector`]
 //! offering capabilities, each `None` when the upstream type lacks it —
-//! `redirect()` for OIDC-style logins today; `saml()`, `password()` (LDAP
-//! bind) and `directory()` (sync) join as they are built. Opening does no
+//! `redirect()` for OIDC-style logins and `saml()` for SAML 2.0 today;
+//! `password()` (LDAP bind) and `directory()` (sync) join as they are built. Opening does no
 //! I/O; the server keeps opened connectors by IdP id and config version,
 //! so caches (discovery, keys, tokens) live as long as the config does.
 
@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use crate::http::Http;
 use crate::login::RedirectLogin;
 use crate::oidc::{Client, Flavor, OidcLogin, TokenEndpointAuthMethod};
+use crate::saml::SamlLogin;
 use crate::{ConnectorConfig, ConnectorError, ConnectorKind};
 
 /// Scopes asked of Entra and Google: they need no configuration.
@@ -19,6 +20,7 @@ const STANDARD_SCOPES: [&str; 3] = ["openid", "email", "profile"];
 pub struct Connector {
     kind: ConnectorKind,
     oidc: Option<OidcLogin>,
+    saml: Option<SamlLogin>,
 }
 
 impl Connector {
@@ -26,6 +28,10 @@ impl Connector {
     pub fn open(config: ConnectorConfig, http: &Http) -> Self {
         let kind = config.kind();
         let standard = || STANDARD_SCOPES.map(String::from).to_vec();
+        let saml = match &config {
+            ConnectorConfig::Saml(c) => Some(SamlLogin::new(http.clone(), c.clone())),
+            _ => None,
+        };
         let oidc = match config {
             ConnectorConfig::Oidc(c) => Some(OidcLogin::new(
                 http.clone(),
@@ -64,7 +70,7 @@ impl Connector {
             )),
             ConnectorConfig::Saml(_) | ConnectorConfig::Ldap(_) => None,
         };
-        Self { kind, oidc }
+        Self { kind, oidc, saml }
     }
 
     /// The upstream type.
@@ -77,14 +83,18 @@ impl Connector {
         self.oidc.as_ref().map(|o| o as &dyn RedirectLogin)
     }
 
-    /// Fetches what the upstream publishes about itself (discovery and keys)
-    /// and reports it, without signing anyone in.
+    /// SAML 2.0 logins (signed AuthnRequest, Response at the ACS).
+    pub fn saml(&self) -> Option<&SamlLogin> {
+        self.saml.as_ref()
+    }
+
+    /// Fetches what the upstream publishes about itself (discovery and
+    /// keys, or SAML metadata) and reports it, without signing anyone in.
     pub async fn describe(&self) -> Result<Map<String, Value>, ConnectorError> {
-        match &self.oidc {
-            Some(o) => o.describe().await,
-            None => {
-                Err(ConnectorError::Config(format!("testing a {} identity provider is not supported yet", self.kind)))
-            }
+        match (&self.oidc, &self.saml) {
+            (Some(o), _) => o.describe().await,
+            (_, Some(s)) => s.describe().await,
+            _ => Err(ConnectorError::Config(format!("testing a {} identity provider is not supported yet", self.kind))),
         }
     }
 }

@@ -12,3 +12,19 @@ INSERT OR IGNORE INTO idp_domains (tenant_id, domain, idp_id)
     ORDER BY p.created_at, p.id;
 
 ALTER TABLE identity_providers ADD COLUMN trust_upstream_mfa INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE saml_sp_keys (
+    tenant_id          TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+    private_key_sealed TEXT NOT NULL,
+    certificate_pem    TEXT NOT NULL,
+    created_at         INTEGER NOT NULL
+) STRICT;
+CREATE TABLE saml_assertions (
+    idp_id       TEXT NOT NULL REFERENCES identity_providers(id) ON DELETE CASCADE,
+    assertion_id TEXT NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    CONSTRAINT saml_assertions_idp_id_assertion_id_key UNIQUE (idp_id, assertion_id)
+) STRICT;
+CREATE INDEX saml_assertions_expires_idx ON saml_assertions (expires_at);
+ALTER TABLE login_requests ADD COLUMN upstream_ref TEXT;
+CREATE INDEX login_requests_upstream_ref_idx ON login_requests (upstream_ref);

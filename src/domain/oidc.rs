@@ -51,8 +51,16 @@ pub enum LoginState {
     ChangePassword { user_id: String },
     /// Signed in; the app asks for admin or SCIM scopes not yet approved.
     Consent { user_id: String },
-    /// Sent to an upstream IdP; its callback must return `pending.state`.
-    Upstream { idp_id: String, pending: scaikey_connectors::PendingLogin },
+    /// Sent to an upstream IdP; its answer must return `pending.state` (the
+    /// OIDC `state`, the SAML RelayState; `pending.nonce` is the SAML
+    /// AuthnRequest ID). A SAML answer checked at the ACS waits in
+    /// `asserted` until this browser comes back for it.
+    Upstream {
+        idp_id: String,
+        pending: scaikey_connectors::PendingLogin,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        asserted: Option<Box<scaikey_connectors::UpstreamIdentity>>,
+    },
 }
 
 impl LoginState {
@@ -64,6 +72,14 @@ impl LoginState {
             LoginState::ChangePassword { .. } => "change_password",
             LoginState::Consent { .. } => "consent",
             LoginState::Upstream { .. } => "upstream",
+        }
+    }
+
+    /// What an upstream's answer is found by (the RelayState), while one is awaited.
+    pub fn upstream_ref(&self) -> Option<&str> {
+        match self {
+            LoginState::Upstream { pending, asserted: None, .. } => Some(&pending.state),
+            _ => None,
         }
     }
 

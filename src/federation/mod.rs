@@ -8,4 +8,5 @@
 pub mod jit;
 pub mod mapping;
 pub mod registry;
+pub mod saml_keys;
 pub mod secrets;

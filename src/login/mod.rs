@@ -30,6 +30,7 @@
 
 mod effects;
 mod page;
+mod saml;
 mod steps;
 mod upstream;
 
@@ -49,6 +50,7 @@ use crate::oauth::authorize::{Browser, Outcome};
 use crate::store::{StoreError, Tx};
 
 pub use page::{IdpLink, LoginPage};
+pub use saml::{acs as saml_acs, metadata as saml_metadata, resume as saml_resume};
 pub use steps::WRONG_CREDENTIALS;
 pub use upstream::{callback as upstream_callback, start as start_upstream};
 
@@ -129,16 +131,18 @@ fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// Loads this browser's login request; `lock` holds its row until commit.
+/// `browser` is `None` only where the request was found by another proof
+/// (a SAML RelayState at the ACS, which no cookie reaches).
 async fn load(
     tx: &mut Tx,
     issuer: &Issuer,
     request_id: &str,
-    browser: &Browser<'_>,
+    browser: Option<&Browser<'_>>,
     now: Timestamp,
     lock: bool,
 ) -> Result<Option<Loaded>, StoreError> {
     // The login request must be this browser's own (cookie set at authorize).
-    if session::cookie(browser.cookies, session::LOGIN_COOKIE) != Some(request_id)
+    if browser.is_some_and(|b| session::cookie(b.cookies, session::LOGIN_COOKIE) != Some(request_id))
         || !crate::ids::has_prefix(request_id, "lrq")
     {
         return Ok(None);
@@ -202,7 +206,7 @@ pub async fn show(
     let now = svc.clock.now();
     // Locked: two loads of the page at once both render (the later token wins).
     let mut tx = svc.store.write(issuer.scope()).await?;
-    let Some(mut loaded) = load(&mut tx, issuer, request_id, browser, now, true).await? else {
+    let Some(mut loaded) = load(&mut tx, issuer, request_id, Some(browser), now, true).await? else {
         tx.commit().await?;
         return Ok(expired());
     };
@@ -257,7 +261,7 @@ async fn read(
     now: Timestamp,
 ) -> Result<Option<Loaded>, StoreError> {
     let mut tx = svc.store.read(issuer.scope()).await?;
-    let loaded = load(&mut tx, issuer, request_id, browser, now, false).await?;
+    let loaded = load(&mut tx, issuer, request_id, Some(browser), now, false).await?;
     tx.commit().await?;
     Ok(loaded)
 }

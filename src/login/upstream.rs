@@ -23,8 +23,9 @@ use crate::store::StoreError;
 
 use super::{FlowOutcome, Loaded, Next, Transition, expired, param, read, write};
 
-const UNAVAILABLE: &str = "This sign-in method is not available right now. Try again, or use another way to sign in.";
-const FAILED: &str = "Signing in with your organization's account did not work. Try again.";
+pub(super) const UNAVAILABLE: &str =
+    "This sign-in method is not available right now. Try again, or use another way to sign in.";
+pub(super) const FAILED: &str = "Signing in with your organization's account did not work. Try again.";
 const CANCELLED: &str = "Signing in with your organization's account was cancelled.";
 
 /// Where the IdP sends the browser back.
@@ -32,7 +33,7 @@ pub fn callback_url(issuer: &Issuer, idp_id: &str) -> String {
     issuer.endpoint(&format!("/federation/{idp_id}/callback"))
 }
 
-fn unavailable(idp: &IdentityProvider, error: &dyn std::fmt::Display) -> Transition {
+pub(super) fn unavailable(idp: &IdentityProvider, error: &dyn std::fmt::Display) -> Transition {
     tracing::warn!(idp_id = %idp.id, error = %error, "upstream sign-in unavailable");
     Transition::to(Next::Render { error: Some(UNAVAILABLE.into()), status: 502 })
 }
@@ -48,6 +49,9 @@ pub(super) async fn begin(
         Ok(c) => c,
         Err(e) => return unavailable(idp, &e),
     };
+    if let Some(saml) = connector.saml() {
+        return super::saml::begin(svc, issuer, idp, saml).await;
+    }
     let Some(redirect) = connector.redirect() else {
         return unavailable(idp, &"this identity provider type has no browser sign-in");
     };
@@ -55,14 +59,15 @@ pub(super) async fn begin(
         PendingLogin { state: secret::generate(""), nonce: secret::generate(""), pkce_verifier: secret::generate("") };
     match redirect.authorization_url(&callback_url(issuer, &idp.id), &pending, login_hint).await {
         Ok(location) => {
-            Transition::to(Next::Redirect { state: LoginState::Upstream { idp_id: idp.id.clone(), pending }, location })
+            let state = LoginState::Upstream { idp_id: idp.id.clone(), pending, asserted: None };
+            Transition::to(Next::Redirect { state, location })
         }
         Err(e) => unavailable(idp, &e),
     }
 }
 
 /// The tenant's IdP `idp_id`, if it is one of the login's tenant.
-async fn idp_of(
+pub(super) async fn idp_of(
     svc: &Services,
     issuer: &Issuer,
     loaded: &Loaded,
@@ -111,7 +116,7 @@ pub async fn callback(
     let now = svc.clock.now();
     let request_id = session::cookie(browser.cookies, session::LOGIN_COOKIE).unwrap_or_default();
     let Some(mut loaded) = read(svc, issuer, request_id, browser, now).await? else { return Ok(expired()) };
-    let LoginState::Upstream { idp_id: expected_idp, pending } = loaded.request.state.clone() else {
+    let LoginState::Upstream { idp_id: expected_idp, pending, asserted: None } = loaded.request.state.clone() else {
         return Ok(expired());
     };
     let returned_state = param(query, "state").unwrap_or_default();

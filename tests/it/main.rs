@@ -12,6 +12,7 @@ mod admin_resources;
 mod authority;
 mod directory;
 mod federation;
+mod federation_saml;
 mod oauth_client_credentials;
 mod oidc_flow;
 mod oidc_rp;

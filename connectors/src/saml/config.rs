@@ -136,6 +136,10 @@ fn read_metadata(r: &mut Reader<'_>) -> Option<Metadata> {
             r.error("metadata_xml", "must be a SAML metadata document (EntityDescriptor)");
             return None;
         }
+        if let Err(problem) = super::idp_metadata::parse(body) {
+            r.error("metadata_xml", problem);
+            return None;
+        }
         return Some(Metadata::Xml { metadata_xml: xml });
     }
     if has_url {
@@ -182,7 +186,20 @@ mod tests {
     use crate::validate::fixtures::{CERT_B64, cert_pem};
     use serde_json::{Value, json};
 
-    const XML: &str = r#"<?xml version="1.0"?><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.example.com"/>"#;
+    const BARE: &str = r#"<?xml version="1.0"?><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.example.com"/>"#;
+
+    fn xml() -> String {
+        super::super::idp_metadata::manual_xml("https://idp.example.com", "https://idp.example.com/sso", &[cert_pem()])
+    }
+
+    #[test]
+    fn metadata_without_an_sso_endpoint_or_signing_certificate_is_refused() {
+        assert!(Config::parse(&json!({"metadata_xml": BARE})).unwrap_err().has("metadata_xml"));
+        let no_cert =
+            super::super::idp_metadata::manual_xml("https://idp.example.com", "https://idp.example.com/sso", &[]);
+        let err = Config::parse(&json!({"metadata_xml": no_cert})).unwrap_err();
+        assert!(err.fields[0].message.contains("signing certificate"), "{err}");
+    }
 
     fn manual() -> Value {
         json!({"entity_id": "https://idp.example.com", "sso_url": "https://idp.example.com/sso",
@@ -196,8 +213,8 @@ mod tests {
 
     #[test]
     fn each_way_of_describing_the_idp_parses_with_defaults() {
-        let c = Config::parse(&json!({"metadata_xml": XML})).unwrap();
-        assert_eq!(c.metadata, Metadata::Xml { metadata_xml: XML.into() });
+        let c = Config::parse(&json!({"metadata_xml": xml()})).unwrap();
+        assert_eq!(c.metadata, Metadata::Xml { metadata_xml: xml() });
         assert!(c.sign_authn_requests && c.want_assertions_signed);
         assert_eq!(c.clock_skew_seconds, 120);
         assert_eq!(c.name_id_format, None);
@@ -228,9 +245,9 @@ mod tests {
     fn idp_description_is_required_and_exclusive() {
         assert!(Config::parse(&json!({})).unwrap_err().has("metadata_xml"));
         let err =
-            Config::parse(&json!({"metadata_xml": XML, "metadata_url": "https://idp.example.com/md"})).unwrap_err();
+            Config::parse(&json!({"metadata_xml": xml(), "metadata_url": "https://idp.example.com/md"})).unwrap_err();
         assert!(err.has("metadata_xml") && err.has("metadata_url"));
-        assert!(Config::parse(&with(manual(), "metadata_xml", json!(XML))).is_err());
+        assert!(Config::parse(&with(manual(), "metadata_xml", json!(xml()))).is_err());
     }
 
     #[test]

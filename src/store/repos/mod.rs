@@ -9,6 +9,7 @@ pub mod leases;
 pub mod misc;
 pub mod oidc;
 pub mod partners;
+pub mod saml;
 pub mod scim;
 pub mod users;
 

@@ -41,6 +41,7 @@ impl Entity for LoginRequest {
         "params" => json(&self.params),
         "step" => self.state.name().into(),
         "user_id" => Arg::from(self.state.user_id().map(str::to_owned)),
+        "upstream_ref" => Arg::from(self.state.upstream_ref().map(str::to_owned)),
         "state" => json(&self.state),
         "version" => self.version.into(),
         "csrf_hash" => (&self.csrf_hash).into(),
@@ -124,11 +125,12 @@ impl Tx {
             Arg::from(&request.tenant_id),
             Arg::from(&request.partner_id),
             json(&request.params),
+            Arg::from(request.state.upstream_ref().map(str::to_owned)),
         ];
         let scope = self.scope().predicate(LoginRequest::SCOPE, &mut args);
         let sql = format!(
             "UPDATE login_requests SET version = version + 1, state = $3, step = $4, user_id = $5, csrf_hash = $6, \
-             tenant_id = $7, partner_id = $8, params = $9 WHERE id = $1 AND version = $2 AND {scope}"
+             tenant_id = $7, partner_id = $8, params = $9, upstream_ref = $10 WHERE id = $1 AND version = $2 AND {scope}"
         );
         Ok(self.execute(&sql, args).await? == 1)
     }
