@@ -36,3 +36,7 @@ CREATE TABLE saml_assertions (
 CREATE INDEX saml_assertions_expires_idx ON saml_assertions (expires_at);
 ALTER TABLE login_requests ADD COLUMN upstream_ref TEXT;
 CREATE INDEX login_requests_upstream_ref_idx ON login_requests (upstream_ref);
+
+-- OIDC third-party initiated login: where IdP-initiated SAML and the app
+-- launcher send a user so the app starts its own sign-in.
+ALTER TABLE applications ADD COLUMN initiate_login_uri TEXT;

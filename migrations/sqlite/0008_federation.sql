@@ -28,3 +28,5 @@ CREATE TABLE saml_assertions (
 CREATE INDEX saml_assertions_expires_idx ON saml_assertions (expires_at);
 ALTER TABLE login_requests ADD COLUMN upstream_ref TEXT;
 CREATE INDEX login_requests_upstream_ref_idx ON login_requests (upstream_ref);
+
+ALTER TABLE applications ADD COLUMN initiate_login_uri TEXT;

@@ -90,6 +90,7 @@ pub async fn run(
             assigned_groups: vec![],
             first_party: false,
             accept_audience_from: vec![],
+            initiate_login_uri: None,
         };
         let created = admin::create::<Application>(&ctx, input).await?;
         let client_id = created.get("client_id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
@@ -203,6 +204,7 @@ async fn user_flows(svc: &Services, ctx: &Ctx<'_>, seconds: u64) -> Result<(), B
             assigned_groups: vec![],
             first_party: false,
             accept_audience_from: vec![],
+            initiate_login_uri: None,
         },
     )
     .await?;

@@ -144,6 +144,10 @@ pub struct Application {
     /// app as `audience`/`resource` (apps of its own tenant always may).
     #[sqlx(json)]
     pub accept_audience_from: Vec<String>,
+    /// Where ScaiKey sends a user to have the app start its own sign-in
+    /// (OIDC Core §4, third-party initiated login): the app launcher and
+    /// IdP-initiated SAML land here.
+    pub initiate_login_uri: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -177,6 +181,7 @@ pub struct NewApplication {
     pub first_party: bool,
     #[serde(default)]
     pub accept_audience_from: Vec<String>,
+    pub initiate_login_uri: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -195,6 +200,9 @@ pub struct ApplicationPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub sync_webhook_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub initiate_login_uri: Option<Option<String>>,
     pub assigned_users: Option<Vec<String>>,
     pub assigned_groups: Option<Vec<String>>,
     pub first_party: Option<bool>,
@@ -281,6 +289,9 @@ impl Application {
         );
         if let Some(u) = &self.sync_webhook_url {
             p.url("sync_webhook_url", u, false);
+        }
+        if let Some(u) = &self.initiate_login_uri {
+            p.url("initiate_login_uri", u, false);
         }
         for (i, u) in self.assigned_users.iter().enumerate() {
             p.id(&format!("assigned_users[{i}]"), u, "usr");

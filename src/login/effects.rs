@@ -129,7 +129,23 @@ pub async fn finish(
     let (Some(tenant), Ok(user)) = (loaded.tenant.as_ref(), tx.get::<User>(user_id).await) else {
         return Ok(expired());
     };
-    let tenant: &Tenant = tenant;
+    let (session, cookie) = start_session(svc, tx, issuer, tenant, &user, amr, now).await?;
+    tx.delete::<LoginRequest>(&loaded.request.id).await?;
+    let outcome = authorize::complete(tx, issuer, &loaded.app, &loaded.request.params, &session, false, now).await?;
+    // The login cookie is cleared first: a consent step sets a new one after it.
+    Ok(FlowOutcome::Done(with_cookies(outcome, vec![clear_login_cookie(issuer), cookie])))
+}
+
+/// A new SSO session for `user` (never a pre-login id) and its cookie.
+pub async fn start_session(
+    svc: &Services,
+    tx: &mut Tx,
+    issuer: &Issuer,
+    tenant: &Tenant,
+    user: &User,
+    amr: Vec<String>,
+    now: Timestamp,
+) -> Result<(Session, String), StoreError> {
     let (cookie_value, token_hash) = session::new_secret();
     let session = Session {
         id: new_id("ses", now),
@@ -144,22 +160,15 @@ pub async fn finish(
         ended_at: None,
     };
     tx.insert(&session).await?;
-    tx.delete::<LoginRequest>(&loaded.request.id).await?;
     tracing::info!(target: "audit", action = "login.success", user_id = %user.id, "signed in");
-    let outcome = authorize::complete(tx, issuer, &loaded.app, &loaded.request.params, &session, false, now).await?;
-    let secure = svc.base_url().starts_with("https://");
-    // The login cookie is cleared first: a consent step sets a new one after it.
-    let cookies = vec![
-        clear_login_cookie(issuer),
-        session::set_cookie(
-            &session::session_cookie_name(issuer.realm()),
-            &cookie_value,
-            &issuer_path(issuer),
-            secure,
-            Some(i64::from(tenant.settings.session_timeout)),
-        ),
-    ];
-    Ok(FlowOutcome::Done(with_cookies(outcome, cookies)))
+    let cookie = session::set_cookie(
+        &session::session_cookie_name(issuer.realm()),
+        &cookie_value,
+        &issuer_path(issuer),
+        svc.base_url().starts_with("https://"),
+        Some(i64::from(tenant.settings.session_timeout)),
+    );
+    Ok((session, cookie))
 }
 
 /// Consent given: the authorization request completes with it.

@@ -16,8 +16,14 @@
 //! keeps the identity in the login's state and redirects to `continue`,
 //! where the browser's own `sk_login` cookie must name that login before
 //! anyone is signed in — so a Response posted from another browser signs
-//! nobody in there (login CSRF). Unsolicited Responses (IdP-initiated) are
-//! refused: they match no RelayState.
+//! nobody in there (login CSRF).
+//!
+//! Unsolicited Responses (IdP-initiated SSO) match no RelayState of ours.
+//! They are refused unless the IdP's `allow_idp_initiated` is set; then the
+//! RelayState must be the `client_id` of one of the tenant's apps with an
+//! `initiate_login_uri`, the Response must answer no request, and the user
+//! gets an SSO session and lands at that URI with `iss` (OIDC Core §4), so
+//! the app starts its own sign-in, which the session completes.
 
 use scaikey_connectors::PendingLogin;
 use scaikey_connectors::saml::{SamlLogin, Sp};
@@ -94,8 +100,7 @@ pub async fn acs(
     };
     tx.commit().await?;
     let Some(mut loaded) = loaded else {
-        tracing::warn!(target: "audit", action = "login.failure", idp_id = %idp_id, "unsolicited or unknown SAML response");
-        return Ok(error_page(UNSOLICITED));
+        return idp_initiated(svc, issuer, idp_id, response, relay_state).await;
     };
     let LoginState::Upstream { idp_id: expected, pending, asserted: None } = loaded.request.state.clone() else {
         return Ok(error_page(UNSOLICITED));
@@ -112,7 +117,7 @@ pub async fn acs(
         let (key_pem, cert_pem) = saml_keys::material(svc, &idp.tenant_id).await.map_err(|e| e.to_string())?;
         let (entity, acs) = (entity_id(issuer, &idp.id), acs_url(issuer, &idp.id));
         let sp = Sp { entity_id: &entity, acs_url: &acs, key_pem: &key_pem, cert_pem: &cert_pem };
-        saml.consume(&sp, response, &pending.nonce).await.map_err(|e| e.to_string())
+        saml.consume(&sp, response, Some(&pending.nonce)).await.map_err(|e| e.to_string())
     }
     .await;
     let assertion = match checked {
@@ -190,4 +195,72 @@ pub async fn metadata(svc: &Services, issuer: &Issuer, idp_id: &str) -> Result<O
             Ok(None)
         }
     }
+}
+
+/// An unsolicited Response: IdP-initiated SSO into the app the RelayState names.
+async fn idp_initiated(
+    svc: &Services,
+    issuer: &Issuer,
+    idp_id: &str,
+    response: &str,
+    relay_state: &str,
+) -> Result<FlowOutcome, StoreError> {
+    let now = svc.clock.now();
+    let refuse = |why: &str| {
+        tracing::warn!(target: "audit", action = "login.failure", idp_id = %idp_id, reason = %why, "unsolicited SAML response refused");
+        Ok(error_page(UNSOLICITED))
+    };
+    let Some(tenant) = issuer.tenant.clone() else { return refuse("not a tenant issuer") };
+    if !crate::ids::has_prefix(idp_id, "idp") || relay_state.is_empty() {
+        return refuse("no RelayState naming an application");
+    }
+    let mut tx = svc.store.read(issuer.scope()).await?;
+    let idp = tx.get::<IdentityProvider>(idp_id).await;
+    let app = tx.app_by_client_id(relay_state).await;
+    tx.commit().await?;
+    let (Ok(idp), Ok(app)) = (idp, app) else { return refuse("unknown IdP or application") };
+    let Some(landing) = app.initiate_login_uri.clone().filter(|_| issuer.serves(&app)) else {
+        return refuse("the application has no initiate_login_uri");
+    };
+    let checked = async {
+        let connector = svc.federation.open(svc.keys.sealer(), &idp).map_err(|e| e.to_string())?;
+        let saml = connector.saml().ok_or("not a SAML identity provider")?;
+        let (key_pem, cert_pem) = saml_keys::material(svc, &idp.tenant_id).await.map_err(|e| e.to_string())?;
+        let (entity, acs) = (entity_id(issuer, &idp.id), acs_url(issuer, &idp.id));
+        let sp = Sp { entity_id: &entity, acs_url: &acs, key_pem: &key_pem, cert_pem: &cert_pem };
+        saml.consume(&sp, response, None).await.map_err(|e| e.to_string())
+    }
+    .await;
+    let assertion = match checked {
+        Ok(a) => a,
+        Err(why) => return refuse(&why),
+    };
+    let mut tx = svc.store.write(issuer.scope()).await?;
+    let keep_until = assertion.expires_at.max(now.unix_seconds() + 60).saturating_mul(1_000_000);
+    if !tx
+        .remember_assertion(
+            &idp.id,
+            &assertion.assertion_id,
+            Timestamp::from_unix_micros(keep_until).unwrap_or(now),
+            now,
+        )
+        .await?
+    {
+        tx.commit().await?;
+        return refuse("assertion replayed");
+    }
+    let user_id = match crate::federation::jit::resolve(&mut tx, &idp, &assertion.identity, now).await? {
+        Ok(id) => id,
+        Err(message) => {
+            tx.commit().await?;
+            return Ok(FlowOutcome::Done(Outcome::ErrorPage { status: 403, message: message.into() }));
+        }
+    };
+    let user: crate::domain::user::User = tx.get(&user_id).await?;
+    let (_, cookie) =
+        super::effects::start_session(svc, &mut tx, issuer, &tenant, &user, vec!["fed".into()], now).await?;
+    tx.commit().await?;
+    let mut location = url::Url::parse(&landing).map_err(|_| StoreError::NotFound)?;
+    location.query_pairs_mut().append_pair("iss", &issuer.url);
+    Ok(FlowOutcome::Done(Outcome::Redirect { location: location.into(), set_cookies: vec![cookie] }))
 }

@@ -186,8 +186,13 @@ async fn plain_oidc_upstream(s: TestServer) {
 
     // Home-realm discovery: an email of the IdP's domain goes straight to it,
     // and the returning user is found by (idp, external id): no second user.
+    // Attributes are refreshed from the upstream at each sign-in.
+    let ada_path = format!("/users/{}", ada["id"].as_str().unwrap());
+    s.admin(Method::PATCH, &ada_path, Some(json!({"given_name": "Changed locally"}))).await;
     let r = node_peer("federated.mjs", &rp(&f, "hrd", &okta, "ada@fed.test", "ada")).await;
     assert_eq!(r["id_token_claims"]["sub"], ada["id"]);
+    let (_, again) = s.admin(Method::GET, &ada_path, None).await;
+    assert_eq!(again["data"]["given_name"], "Ada", "{again}");
     let (_, users) =
         s.admin(Method::GET, &format!("/users?tenant_id={}", f.tenant["id"].as_str().unwrap()), None).await;
     assert_eq!(users["data"].as_array().unwrap().len(), 2, "{users}");

@@ -183,6 +183,21 @@ async fn post_acs(b: &mut Browser, st: &Setup, response: &str, relay_state: &str
 
 async fn saml_sign_in_end_to_end(s: TestServer) {
     let st = setup(&s, "samlco").await;
+    // This IdP's metadata is fetched from its URL; the test button reads it.
+    let idp_id = st.idp["id"].as_str().unwrap();
+    let (status, v) = s
+        .admin(
+            Method::PATCH,
+            &format!("/identity-providers/{idp_id}"),
+            Some(json!({"config": {"metadata_url": st.peer.started["metadata_url"],
+                                      "name_id_format": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (_, t) = s.admin(Method::POST, &format!("/identity-providers/{idp_id}/test"), None).await;
+    assert_eq!(t["data"]["ok"], true, "{t}");
+    assert_eq!(t["data"]["found"]["entity_id"], st.peer.started["entity_id"]);
+    assert_eq!(t["data"]["found"]["sso_url"], st.peer.started["sso_url"]);
     let mut b = Browser::new();
     let sso = start_login(&mut b, &st).await;
     assert!(sso.starts_with(st.peer.started["sso_url"].as_str().unwrap()), "{sso}");
@@ -315,3 +330,74 @@ async fn saml_attacks_are_refused(s: TestServer) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "a replayed assertion id was accepted");
 }
 both!(saml_attacks_are_refused);
+
+/// IdP-initiated SSO: refused by default; when the IdP allows it, the
+/// RelayState names an app with an `initiate_login_uri`, the user gets an
+/// SSO session and lands there, and the app's own sign-in then completes
+/// without a prompt.
+async fn saml_idp_initiated(s: TestServer) {
+    let st = setup(&s, "samlinit").await;
+    let idp_base = st.peer.started["base"].as_str().unwrap().to_owned();
+    let client_id = st.app["client_id"].as_str().unwrap().to_owned();
+    let unsolicited = |b: &mut Browser, relay: &str| {
+        let url = format!("{idp_base}/idp-initiated?username=grace&RelayState={relay}");
+        let mut b2 = std::mem::replace(b, Browser::new());
+        async move {
+            let page = b2.get(&url).await;
+            (b2, form_field(&page.body, "SAMLResponse"))
+        }
+    };
+    let mut b = Browser::new();
+    let (nb, response) = unsolicited(&mut b, &client_id).await;
+    b = nb;
+    let r = b.post(&st.acs, &[("SAMLResponse", &response), ("RelayState", &client_id)]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "refused unless the IdP allows it");
+
+    let idp_id = st.idp["id"].as_str().unwrap();
+    let (status, v) = s
+        .admin(
+            Method::PATCH,
+            &format!("/identity-providers/{idp_id}"),
+            Some(json!({"config": {"metadata_xml": st.peer.started["metadata_xml"], "allow_idp_initiated": true,
+                                      "name_id_format": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    // An app without initiate_login_uri cannot be landed on.
+    let (nb, response) = unsolicited(&mut b, &client_id).await;
+    b = nb;
+    let r = b.post(&st.acs, &[("SAMLResponse", &response), ("RelayState", &client_id)]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let (status, _) = s
+        .admin(
+            Method::PATCH,
+            &format!("/applications/{}", st.app["id"].as_str().unwrap()),
+            Some(json!({"initiate_login_uri": "https://portal.saml.test/login"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (nb, response) = unsolicited(&mut b, &client_id).await;
+    b = nb;
+    let r = b.post(&st.acs, &[("SAMLResponse", &response), ("RelayState", &client_id)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let landing = r.location.unwrap();
+    assert!(landing.starts_with("https://portal.saml.test/login?iss="), "{landing}");
+    // The same Response again is a replay.
+    let again = b.post(&st.acs, &[("SAMLResponse", &response), ("RelayState", &client_id)]).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    // The app starts its sign-in; the SSO session answers at once.
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT_URI),
+            ("scope", "openid"),
+            ("state", "s"),
+            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            ("code_challenge_method", "S256"),
+        ])
+        .finish();
+    let r = b.get(&format!("{}/oauth/authorize?{q}", st.issuer)).await;
+    assert!(r.location.as_deref().is_some_and(|l| l.starts_with(&format!("{REDIRECT_URI}?code="))), "{:?}", r.location);
+}
+both!(saml_idp_initiated);

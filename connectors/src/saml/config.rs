@@ -10,7 +10,8 @@
 //!
 //! Other keys: `name_id_format` (a `urn:` URI, optional),
 //! `sign_authn_requests` (default true), `want_assertions_signed`
-//! (default true), `clock_skew_seconds` (default 120, at most 600).
+//! (default true), `clock_skew_seconds` (default 120, at most 600),
+//! `allow_idp_initiated` (default false: unsolicited Responses are refused).
 //! Nothing here is secret: the SP key belongs to ScaiKey's key store.
 
 use crate::error::ConfigError;
@@ -33,6 +34,7 @@ const KEYS: &[&str] = &[
     "sign_authn_requests",
     "want_assertions_signed",
     "clock_skew_seconds",
+    "allow_idp_initiated",
 ];
 
 const MANUAL_KEYS: [&str; 3] = ["entity_id", "sso_url", "certificates"];
@@ -79,6 +81,8 @@ pub struct Config {
     pub want_assertions_signed: bool,
     /// Allowed clock difference with the IdP, in seconds.
     pub clock_skew_seconds: u32,
+    /// Whether Responses nobody asked for (IdP-initiated SSO) are accepted.
+    pub allow_idp_initiated: bool,
 }
 
 impl Config {
@@ -104,7 +108,15 @@ impl Config {
         let Some(metadata) = metadata else {
             return Err(r.into_error());
         };
-        r.finish(Self { metadata, name_id_format, sign_authn_requests, want_assertions_signed, clock_skew_seconds })
+        let allow_idp_initiated = r.bool_or("allow_idp_initiated", false);
+        r.finish(Self {
+            metadata,
+            name_id_format,
+            sign_authn_requests,
+            want_assertions_signed,
+            clock_skew_seconds,
+            allow_idp_initiated,
+        })
     }
 }
 

@@ -194,17 +194,22 @@ impl SamlLogin {
         url.map(String::from).ok_or_else(|| ConnectorError::Config("the IdP has no SSO URL".into()))
     }
 
-    /// Checks a base64 `SAMLResponse` answering `request_id`.
+    /// Checks a base64 `SAMLResponse` answering `request_id`, or, with
+    /// `None`, an unsolicited one (only when the IdP allows IdP-initiated SSO).
     pub async fn consume(
         &self,
         sp: &Sp<'_>,
         saml_response: &str,
-        request_id: &str,
+        request_id: Option<&str>,
     ) -> Result<SamlAssertion, ConnectorError> {
+        if request_id.is_none() && !self.config.allow_idp_initiated {
+            return Err(ConnectorError::Rejected("unsolicited responses are not allowed for this IdP".into()));
+        }
         let idp = self.idp().await?;
-        let provider = self.provider(sp, &idp)?;
+        let mut provider = self.provider(sp, &idp)?;
+        provider.allow_idp_initiated = request_id.is_none();
         let encoded: String = saml_response.split_whitespace().collect();
-        let request_id = request_id.to_owned();
+        let request_id = request_id.map(str::to_owned);
         let want_assertion_signed = self.config.want_assertions_signed;
         let verified = tokio::task::spawn_blocking(move || {
             use base64::Engine;
@@ -214,8 +219,13 @@ impl SamlLogin {
                 .and_then(|b| String::from_utf8(b).ok())
                 .ok_or_else(|| "the SAMLResponse is not base64 XML".to_owned())?;
             // samael's errors are not Send: turned into words here.
-            let assertion =
-                provider.parse_xml_response(&xml, Some(&[request_id.as_str()])).map_err(|e| e.to_string())?;
+            // An unsolicited Response answers nobody: one carrying
+            // InResponseTo was taken from another sign-in.
+            if request_id.is_none() && xml.contains("InResponseTo=") {
+                return Err("an unsolicited response must not answer a request (InResponseTo)".to_owned());
+            }
+            let expected: Vec<&str> = request_id.iter().map(String::as_str).collect();
+            let assertion = provider.parse_xml_response(&xml, Some(&expected)).map_err(|e| e.to_string())?;
             if want_assertion_signed && !assertion_is_signed(&xml, &assertion.id) {
                 return Err("the assertion itself is not signed".to_owned());
             }

@@ -127,6 +127,7 @@ pub fn app(t: &Tenant) -> Application {
         updated_at: now(),
         first_party: false,
         accept_audience_from: vec![],
+        initiate_login_uri: None,
     }
 }
 

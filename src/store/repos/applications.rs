@@ -33,6 +33,7 @@ impl Entity for Application {
         "updated_at" => self.updated_at.into(),
         "first_party" => self.first_party.into(),
         "accept_audience_from" => json(&self.accept_audience_from),
+        "initiate_login_uri" => (&self.initiate_login_uri).into(),
     });
     fn id(&self) -> &str {
         &self.id
