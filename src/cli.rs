@@ -42,6 +42,11 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Directory sync.
+    Sync {
+        #[command(subcommand)]
+        command: SyncCommand,
+    },
     /// Measure token issuance and raw signing rates on this machine.
     Bench {
         /// Seconds to run each measurement.
@@ -51,6 +56,19 @@ pub enum Command {
         /// filters, paging and creates (use DATABASE_URL for PostgreSQL).
         #[arg(long)]
         scim_users: Option<usize>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SyncCommand {
+    /// Run one sync of an identity provider now, showing progress.
+    Run {
+        /// The identity provider's id (idp_…).
+        #[arg(long)]
+        idp: String,
+        /// full or delta (default: delta after the first full run).
+        #[arg(long)]
+        mode: Option<String>,
     },
 }
 
@@ -111,6 +129,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
         }
+        Command::Sync { command: SyncCommand::Run { idp, mode } } => crate::sync::cli::run(config, &idp, mode).await?,
         Command::Bench { seconds, scim_users } => crate::bench::run(config, seconds, scim_users).await?,
     }
     Ok(())
@@ -141,6 +160,7 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     tokio::spawn(maintenance(Arc::clone(&svc)));
     crate::telemetry::spawn_upkeep();
+    crate::sync::schedule::spawn(Arc::clone(&svc));
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     tracing::info!(listen = %listen, public_url = %svc.base_url(), database = svc.store.backend(), "ScaiKey is serving");
     let app = crate::http::router(svc).into_make_service_with_connect_info::<std::net::SocketAddr>();

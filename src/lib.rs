@@ -20,4 +20,5 @@ pub mod login;
 pub mod oauth;
 pub mod scim_server;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

@@ -8,6 +8,7 @@
 use serde_json::{Map, Value};
 
 use crate::http::Http;
+use crate::ldap::{LdapDirectory, LdapLogin};
 use crate::login::RedirectLogin;
 use crate::oidc::{Client, Flavor, OidcLogin, TokenEndpointAuthMethod};
 use crate::saml::SamlLogin;
@@ -21,6 +22,7 @@ pub struct Connector {
     kind: ConnectorKind,
     oidc: Option<OidcLogin>,
     saml: Option<SamlLogin>,
+    ldap: Option<(LdapLogin, LdapDirectory)>,
 }
 
 impl Connector {
@@ -30,6 +32,10 @@ impl Connector {
         let standard = || STANDARD_SCOPES.map(String::from).to_vec();
         let saml = match &config {
             ConnectorConfig::Saml(c) => Some(SamlLogin::new(http.clone(), c.clone())),
+            _ => None,
+        };
+        let ldap = match &config {
+            ConnectorConfig::Ldap(c) => Some((LdapLogin::new(c.clone()), LdapDirectory::new(c.clone()))),
             _ => None,
         };
         let oidc = match config {
@@ -70,7 +76,7 @@ impl Connector {
             )),
             ConnectorConfig::Saml(_) | ConnectorConfig::Ldap(_) => None,
         };
-        Self { kind, oidc, saml }
+        Self { kind, oidc, saml, ldap }
     }
 
     /// The upstream type.
@@ -83,6 +89,16 @@ impl Connector {
         self.oidc.as_ref().map(|o| o as &dyn RedirectLogin)
     }
 
+    /// Password logins checked by the upstream (LDAP bind).
+    pub fn password(&self) -> Option<&LdapLogin> {
+        self.ldap.as_ref().map(|(l, _)| l)
+    }
+
+    /// Directory sync (pages of users and groups).
+    pub fn directory(&self) -> Option<&LdapDirectory> {
+        self.ldap.as_ref().map(|(_, d)| d)
+    }
+
     /// SAML 2.0 logins (signed AuthnRequest, Response at the ACS).
     pub fn saml(&self) -> Option<&SamlLogin> {
         self.saml.as_ref()
@@ -91,9 +107,10 @@ impl Connector {
     /// Fetches what the upstream publishes about itself (discovery and
     /// keys, or SAML metadata) and reports it, without signing anyone in.
     pub async fn describe(&self) -> Result<Map<String, Value>, ConnectorError> {
-        match (&self.oidc, &self.saml) {
-            (Some(o), _) => o.describe().await,
-            (_, Some(s)) => s.describe().await,
+        match (&self.oidc, &self.saml, &self.ldap) {
+            (Some(o), _, _) => o.describe().await,
+            (_, Some(s), _) => s.describe().await,
+            (_, _, Some((l, _))) => l.describe().await,
             _ => Err(ConnectorError::Config(format!("testing a {} identity provider is not supported yet", self.kind))),
         }
     }

@@ -12,6 +12,7 @@ pub mod groups;
 pub mod identity_providers;
 pub mod misc;
 pub mod partners;
+pub mod sync;
 pub mod tenants;
 pub mod users;
 

@@ -16,6 +16,7 @@ pub mod role;
 pub mod scim_token;
 pub mod settings;
 pub mod signing_key;
+pub mod sync_run;
 pub mod tenant;
 mod time;
 pub mod user;

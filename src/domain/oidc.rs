@@ -51,6 +51,9 @@ pub enum LoginState {
     ChangePassword { user_id: String },
     /// Signed in; the app asks for admin or SCIM scopes not yet approved.
     Consent { user_id: String },
+    /// Asks for the password of a user of an LDAP / AD identity provider,
+    /// checked by a bind against the directory.
+    DirectoryPassword { idp_id: String },
     /// Sent to an upstream IdP; its answer must return `pending.state` (the
     /// OIDC `state`, the SAML RelayState; `pending.nonce` is the SAML
     /// AuthnRequest ID). A SAML answer checked at the ACS waits in
@@ -72,6 +75,8 @@ impl LoginState {
             LoginState::ChangePassword { .. } => "change_password",
             LoginState::Consent { .. } => "consent",
             LoginState::Upstream { .. } => "upstream",
+            // The same form as a local password.
+            LoginState::DirectoryPassword { .. } => "password",
         }
     }
 
@@ -86,7 +91,7 @@ impl LoginState {
     /// The user this state is about, once known.
     pub fn user_id(&self) -> Option<&str> {
         match self {
-            LoginState::Identifier | LoginState::Upstream { .. } => None,
+            LoginState::Identifier | LoginState::Upstream { .. } | LoginState::DirectoryPassword { .. } => None,
             LoginState::Password { user_id } => user_id.as_deref(),
             LoginState::ChangePassword { user_id } | LoginState::Consent { user_id } => Some(user_id),
         }

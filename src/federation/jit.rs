@@ -93,7 +93,7 @@ pub async fn resolve(
 }
 
 /// A write-path failure that leaves the transaction unusable.
-fn store_error(e: AdminError) -> StoreError {
+pub fn store_error(e: AdminError) -> StoreError {
     match e {
         AdminError::NotFound => StoreError::NotFound,
         other => StoreError::Database(sqlx::Error::Protocol(other.to_string())),
@@ -104,33 +104,51 @@ fn linked<T>(r: Result<T, AdminError>) -> Result<T, StoreError> {
     r.map_err(store_error)
 }
 
-/// Applies the upstream's current attributes when they differ. A refresh
-/// the write path refuses (an upstream renaming an admin wider than the
-/// IdP's tenant, a name another user holds) is logged and skipped: the
-/// sign-in itself stands.
-async fn refresh(tx: &mut Tx, w: &Writer<'_>, user: &User, attrs: UserAttributes) -> Result<(), StoreError> {
+/// What applying upstream attributes did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Applied {
+    Unchanged,
+    Updated,
+    /// The write path refused before writing (the transaction is still good).
+    Refused(String),
+}
+
+/// Applies the upstream's current attributes when they differ. A name
+/// another user holds is left as it is (with a warning) rather than failing
+/// the write inside the transaction.
+pub async fn apply_attributes(
+    tx: &mut Tx,
+    w: &Writer<'_>,
+    user: &User,
+    mut attrs: UserAttributes,
+) -> Result<Applied, StoreError> {
     let mut after = user.clone();
     after.apply(&attrs);
     if serde_json::to_value(&after).ok() == serde_json::to_value(user).ok() {
-        return Ok(());
+        return Ok(Applied::Unchanged);
     }
-    // A name another user holds would fail the update inside the transaction.
     if let Some(name) = &attrs.user_name
         && !name.eq_ignore_ascii_case(&user.user_name)
         && tx.user_by_name(&user.tenant_id, name).await.is_ok()
     {
         tracing::warn!(user_id = %user.id, "upstream user name is taken by another user; not renamed");
-        let mut attrs = attrs;
         attrs.user_name = None;
-        return Box::pin(refresh(tx, w, user, attrs)).await;
+        return Box::pin(apply_attributes(tx, w, user, attrs)).await;
     }
     match directory::users::update(tx, w, &user.id, attrs, None).await {
-        Ok(_) => Ok(()),
-        // Refused before any write: the transaction is still good.
+        Ok(_) => Ok(Applied::Updated),
         Err(e @ (AdminError::Invalid(_) | AdminError::Forbidden(_) | AdminError::Limit { .. })) => {
-            tracing::warn!(user_id = %user.id, error = %e, "upstream attributes not applied");
-            Ok(())
+            Ok(Applied::Refused(e.to_string()))
         }
         Err(e) => Err(store_error(e)),
     }
+}
+
+/// Refreshes a signing-in user's attributes; a refused refresh is logged
+/// and skipped: the sign-in itself stands.
+async fn refresh(tx: &mut Tx, w: &Writer<'_>, user: &User, attrs: UserAttributes) -> Result<(), StoreError> {
+    if let Applied::Refused(why) = apply_attributes(tx, w, user, attrs).await? {
+        tracing::warn!(user_id = %user.id, error = %why, "upstream attributes not applied");
+    }
+    Ok(())
 }

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `user_name` | `preferred_username`, else `email`, else the external id |
 //! | `email` | `email` (with `email_verified` from the upstream) |
-//! | `given_name`, `family_name`, `locale` | same names |
+//! | `given_name`, `family_name`, `locale`, `title`, `department`, `company`, `employee_id`, `employee_type`, `office` | same names (LDAP attributes are named so by the connector) |
 //! | `display_name` | `name` |
 
 use serde_json::{Map, Value};
@@ -22,6 +22,12 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("family_name", "family_name"),
     ("display_name", "name"),
     ("locale", "locale"),
+    ("title", "title"),
+    ("department", "department"),
+    ("company", "company"),
+    ("employee_id", "employee_id"),
+    ("employee_type", "employee_type"),
+    ("office", "office"),
 ];
 
 /// A claim as text: strings as they are, numbers and booleans printed.

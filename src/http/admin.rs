@@ -51,6 +51,7 @@ pub fn register(reg: &mut Registry) {
     reg.crud::<ScimToken>(false);
     reg.read_only::<SigningKey>();
     reg.read_only::<AuditEvent>();
+    reg.read_only::<crate::domain::sync_run::SyncRun>();
     reg.extra_admin_operations();
 }
 
@@ -62,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .route("/groups/{id}/members/{member_id}", axum::routing::delete(remove_member))
         .route("/applications/{id}/secret", post(rotate_secret))
         .route("/identity-providers/{id}/test", post(test_idp))
+        .route("/identity-providers/{id}/sync", post(start_sync))
         .route("/signing-keys/rotate", post(rotate_keys))
 }
 
@@ -233,6 +235,23 @@ async fn test_idp(
 ) -> Result<Json<Value>, ApiError> {
     let rid = request_id::current();
     Ok(Json(json!({"data": admin::identity_providers::test(&ctx(&svc, &caller, &rid), &id).await?})))
+}
+
+async fn start_sync(
+    State(svc): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let rid = request_id::current();
+    // The body is optional: no body starts the default mode.
+    let input: crate::domain::sync_run::StartSync =
+        if body.is_empty() { Default::default() } else { AdminJson::parse(&headers, &body)? };
+    let (idp, started) = admin::sync::start(&ctx(&svc, &caller, &rid), &id, input).await?;
+    let run = started.run.clone();
+    tokio::spawn(crate::sync::engine::execute(svc.clone(), idp, started, None));
+    Ok((StatusCode::ACCEPTED, Json(json!({"data": run}))).into_response())
 }
 
 async fn rotate_keys(

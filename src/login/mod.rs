@@ -12,6 +12,7 @@
 //! | `Password { user_id }` | `password` | `ChangePassword` when older than `max_age_days`; else authenticated (`pwd`) |
 //! | `ChangePassword { user_id }` | `new_password`, `confirm_password` | authenticated (policy and history checked) |
 //! | `Consent { user_id }` | `decision` = `allow` / `deny` | back to the client with a code, or `access_denied` |
+//! | `DirectoryPassword { idp_id }` | `password` | authenticated (`pwd`) by a bind against the LDAP / AD directory |
 //! | `Upstream { idp_id, pending }` | (the IdP's callback: `code`, `state`) | authenticated (`fed`) as the linked or provisioned user |
 //!
 //! The identifier step sends an email whose domain belongs to one of the
@@ -28,6 +29,7 @@
 //! Failures never say whether the user exists: unknown, suspended and
 //! locked users get the wrong-password message after the same argon2 work.
 
+mod directory;
 mod effects;
 mod page;
 mod saml;
@@ -186,7 +188,10 @@ async fn save_and_render(
         return Ok(expired());
     }
     // The tenant's IdPs are offered on the steps before anyone is signed in.
-    let offers_idps = matches!(loaded.request.state, LoginState::Identifier | LoginState::Password { .. });
+    let offers_idps = matches!(
+        loaded.request.state,
+        LoginState::Identifier | LoginState::Password { .. } | LoginState::DirectoryPassword { .. }
+    );
     let idps = match (&issuer.tenant, offers_idps) {
         (Some(t), true) => {
             tx.login_idps(&t.id).await?.iter().map(|i| page::IdpLink::new(issuer, &loaded.request.id, i)).collect()
@@ -237,7 +242,7 @@ pub async fn submit(
     let version = loaded.request.version;
 
     // 2. The step, outside any transaction.
-    let limited = matches!(loaded.request.state, LoginState::Password { .. })
+    let limited = matches!(loaded.request.state, LoginState::Password { .. } | LoginState::DirectoryPassword { .. })
         && client_ip.is_some_and(|ip| !svc.login_limiter.allow(ip));
     let transition = if limited {
         Transition::to(Next::Render {
@@ -330,7 +335,8 @@ async fn apply(
         }
         Next::Federated { idp, identity } => match crate::federation::jit::resolve(tx, &idp, &identity, now).await? {
             Ok(user_id) => {
-                let mut amr = vec!["fed".to_owned()];
+                // A directory bind is a password; any other upstream a federation.
+                let mut amr = vec![if idp.kind == "ldap" { "pwd" } else { "fed" }.to_owned()];
                 // The upstream's MFA counts only where the tenant trusts it.
                 if idp.trust_upstream_mfa && identity.amr.iter().any(|m| m == "mfa") {
                     amr.push("mfa".into());

@@ -32,6 +32,9 @@ pub async fn run(
         // A form posted while at the upstream (the user came back) starts over.
         LoginState::Identifier | LoginState::Upstream { .. } => identifier(svc, issuer, loaded, form).await,
         LoginState::Password { user_id } => password(svc, issuer, loaded, user_id, form, now).await,
+        LoginState::DirectoryPassword { idp_id } => {
+            super::directory::password(svc, issuer, loaded, &idp_id, form).await
+        }
         LoginState::ChangePassword { user_id } => Ok(change_password(svc, issuer, user_id, form).await),
         LoginState::Consent { user_id } => consent(svc, issuer, loaded, user_id, form, browser, now).await,
     }
@@ -72,6 +75,14 @@ async fn identifier(
         tx.commit().await?;
         loaded.request.params.login_hint = Some(username.to_owned());
         return Ok(super::upstream::begin(svc, issuer, &idp, Some(username)).await);
+    }
+    // Users of an LDAP / AD directory sign in with its password.
+    if let Some(t) = &loaded.tenant
+        && let Some(idp) = super::directory::idp_for(svc, issuer, &t.id, username).await?
+    {
+        tx.commit().await?;
+        loaded.request.params.login_hint = Some(username.to_owned());
+        return Ok(Transition::to(Next::Goto(LoginState::DirectoryPassword { idp_id: idp.id })));
     }
     let user_id = match &loaded.tenant {
         Some(t) => match tx.user_by_name(&t.id, username).await {

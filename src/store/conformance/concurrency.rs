@@ -15,7 +15,7 @@ macro_rules! case {
 }
 
 pub fn cases() -> Vec<Case> {
-    vec![case!(concurrent_same_slug_has_one_winner), case!(leases_are_exclusive)]
+    vec![case!(concurrent_same_slug_has_one_winner), case!(leases_are_exclusive), case!(leases_are_fenced)]
 }
 
 async fn concurrent_same_slug_has_one_winner(store: Store) {
@@ -67,5 +67,31 @@ async fn leases_are_exclusive(store: Store) {
     assert!(tx.try_lease("sync:idp_1", "late", later, later.plus_seconds(60)).await.unwrap(), "the holder renews");
     tx.release_lease("sync:idp_1", "late").await.unwrap();
     assert!(tx.try_lease("sync:idp_1", "other", later, later.plus_seconds(30)).await.unwrap(), "free after release");
+    tx.commit().await.unwrap();
+}
+
+/// A holder whose lease lapsed and was taken over cannot pass the fence,
+/// even if it renews nothing: the epoch moved when the lease changed hands.
+async fn leases_are_fenced(store: Store) {
+    let t0 = Timestamp::EPOCH.plus_seconds(1_000_000);
+    let mut tx = store.write(Scope::Platform).await.unwrap();
+    let first = tx.take_lease("sync:idp_f", "replica-a", t0, t0.plus_seconds(60)).await.unwrap().unwrap();
+    assert_eq!(
+        tx.take_lease("sync:idp_f", "replica-a", t0, t0.plus_seconds(60)).await.unwrap(),
+        Some(first),
+        "renewal keeps the epoch"
+    );
+    assert_eq!(tx.take_lease("sync:idp_f", "replica-b", t0.plus_seconds(30), t0.plus_seconds(90)).await.unwrap(), None);
+    assert!(tx.holds_lease("sync:idp_f", "replica-a", first, t0.plus_seconds(30)).await.unwrap());
+    // A's lease lapses (a paused replica); B takes over.
+    let later = t0.plus_seconds(61);
+    let second = tx.take_lease("sync:idp_f", "replica-b", later, later.plus_seconds(60)).await.unwrap().unwrap();
+    assert!(second > first, "the epoch moves when the lease changes hands");
+    assert!(!tx.holds_lease("sync:idp_f", "replica-a", first, later).await.unwrap(), "the old holder is fenced out");
+    assert!(tx.holds_lease("sync:idp_f", "replica-b", second, later).await.unwrap());
+    assert!(
+        !tx.holds_lease("sync:idp_f", "replica-b", second, later.plus_seconds(61)).await.unwrap(),
+        "an expired lease holds nothing"
+    );
     tx.commit().await.unwrap();
 }

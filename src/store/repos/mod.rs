@@ -11,6 +11,7 @@ pub mod oidc;
 pub mod partners;
 pub mod saml;
 pub mod scim;
+pub mod sync;
 pub mod users;
 
 pub use users::PasswordHistoryRow;

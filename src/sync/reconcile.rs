@@ -1,0 +1,238 @@
+//! Applying one page of a sync run, inside the page's transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use scaikey_connectors::ldap::{DirectoryGroup, DirectoryUser};
+
+use crate::admin::AdminError;
+use crate::directory::{self, Writer};
+use crate::domain::group::{Group, GroupPatch, NewGroup};
+use crate::domain::idp::IdentityProvider;
+use crate::domain::sync_run::SyncRun;
+use crate::domain::user::{User, UserAttributes, UserStatus};
+use crate::federation::jit::{Applied, apply_attributes, store_error};
+use crate::federation::mapping;
+use crate::store::{StoreError, Tx};
+
+/// Users created, updated or suspended as the directory describes them.
+pub async fn users(
+    tx: &mut Tx,
+    w: &Writer<'_>,
+    idp: &IdentityProvider,
+    run: &mut SyncRun,
+    page: &[DirectoryUser],
+) -> Result<(), StoreError> {
+    for du in page {
+        let ext = &du.identity.external_id;
+        let mut attrs = mapping::attributes(idp, &du.identity);
+        let status = if du.disabled { UserStatus::Suspended } else { UserStatus::Active };
+        attrs.status = Some(status);
+        match tx.identity_at(&idp.id, ext).await? {
+            Some(link) => {
+                let user: User = tx.get(&link.user_id).await?;
+                let suspending = status == UserStatus::Suspended && user.status != UserStatus::Suspended;
+                match apply_attributes(tx, w, &user, attrs).await? {
+                    Applied::Unchanged => run.counts.users.unchanged += 1,
+                    Applied::Updated if suspending => run.counts.users.suspended += 1,
+                    Applied::Updated => run.counts.users.updated += 1,
+                    Applied::Refused(why) => {
+                        run.counts.users.failed += 1;
+                        run.error(ext, why);
+                    }
+                }
+            }
+            None => create_user(tx, w, idp, run, du, attrs).await?,
+        }
+    }
+    Ok(())
+}
+
+async fn create_user(
+    tx: &mut Tx,
+    w: &Writer<'_>,
+    idp: &IdentityProvider,
+    run: &mut SyncRun,
+    du: &DirectoryUser,
+    mut attrs: UserAttributes,
+) -> Result<(), StoreError> {
+    let ext = &du.identity.external_id;
+    let name = attrs.user_name.clone().unwrap_or_default();
+    // Checked first: a failed insert would end a PostgreSQL transaction.
+    match tx.user_by_name(&idp.tenant_id, &name).await {
+        Ok(_) => {
+            run.counts.users.failed += 1;
+            run.error(ext, format!("a user named {name:?} already exists and is not linked to this directory"));
+            return Ok(());
+        }
+        Err(StoreError::NotFound) => {}
+        Err(e) => return Err(e),
+    }
+    attrs.tenant_id = Some(idp.tenant_id.clone());
+    match directory::users::create(tx, w, attrs).await {
+        Ok(user) => {
+            directory::identities::link(tx, w, &user, &idp.id, ext, false).await.map_err(store_error)?;
+            run.counts.users.created += 1;
+        }
+        Err(AdminError::Invalid(fields)) => {
+            let why: Vec<String> = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
+            run.counts.users.failed += 1;
+            run.error(ext, why.join("; "));
+        }
+        Err(e @ (AdminError::Forbidden(_) | AdminError::Limit { .. })) => {
+            run.counts.users.failed += 1;
+            run.error(ext, e.to_string());
+        }
+        Err(e) => return Err(store_error(e)),
+    }
+    Ok(())
+}
+
+/// Groups created or updated, then every group's direct members set (users
+/// and nested groups), once all the page's groups exist.
+pub async fn groups(
+    tx: &mut Tx,
+    w: &Writer<'_>,
+    idp: &IdentityProvider,
+    run: &mut SyncRun,
+    page: &[DirectoryGroup],
+) -> Result<(), StoreError> {
+    let mut ids: HashMap<&str, String> = HashMap::new();
+    let mut changed: HashSet<String> = HashSet::new();
+    let mut created: HashSet<String> = HashSet::new();
+    for dg in page {
+        let ext = dg.external_id.as_str();
+        match tx.linked_group(&idp.id, ext).await? {
+            Some(id) => {
+                let g: Group = tx.get_for_update(&id).await?;
+                if g.name != dg.name || g.description != dg.description {
+                    let patch = GroupPatch {
+                        name: Some(dg.name.clone()),
+                        external_id: None,
+                        description: Some(dg.description.clone()),
+                        ou_id: None,
+                    };
+                    match directory::groups::update(tx, w, g, patch).await {
+                        Ok(_) => {
+                            changed.insert(id.clone());
+                        }
+                        Err(AdminError::Invalid(_)) => {
+                            run.counts.groups.failed += 1;
+                            run.error(ext, "the group's new name is invalid or taken");
+                            continue;
+                        }
+                        Err(e) => return Err(store_error(e)),
+                    }
+                }
+                ids.insert(ext, id);
+            }
+            None => {
+                if tx.group_by_name(&idp.tenant_id, &dg.name).await?.is_some() {
+                    run.counts.groups.failed += 1;
+                    run.error(
+                        ext,
+                        format!("a group named {:?} already exists and is not linked to this directory", dg.name),
+                    );
+                    continue;
+                }
+                let input = NewGroup {
+                    tenant_id: idp.tenant_id.clone(),
+                    external_id: None,
+                    name: dg.name.clone(),
+                    description: dg.description.clone(),
+                    ou_id: None,
+                };
+                let g = match directory::groups::create(tx, w, input).await {
+                    Ok(g) => g,
+                    Err(AdminError::Invalid(fields)) => {
+                        run.counts.groups.failed += 1;
+                        run.error(ext, fields.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("; "));
+                        continue;
+                    }
+                    Err(e) => return Err(store_error(e)),
+                };
+                tx.link_group(&g.id, &g.tenant_id, &idp.id, ext).await?;
+                run.counts.groups.created += 1;
+                created.insert(g.id.clone());
+                ids.insert(ext, g.id);
+            }
+        }
+    }
+    let users: HashMap<String, String> = tx.identities_at(&idp.id).await?.into_iter().collect();
+    let groups: HashMap<String, String> = tx.linked_groups(&idp.id).await?.into_iter().collect();
+    for dg in page {
+        let Some(id) = ids.get(dg.external_id.as_str()) else { continue };
+        let wanted: Vec<String> =
+            dg.members.iter().filter_map(|m| users.get(m).or_else(|| groups.get(m)).cloned()).collect();
+        let mut g: Group = tx.get_for_update(id).await?;
+        let current = directory::groups::all_member_ids(tx, &g).await.map_err(store_error)?;
+        let (now_set, want_set): (HashSet<&String>, HashSet<&String>) =
+            (current.iter().collect(), wanted.iter().collect());
+        if now_set != want_set {
+            match directory::groups::set_members(tx, w, &mut g, &wanted).await {
+                Ok(()) => {
+                    changed.insert(id.clone());
+                }
+                Err(AdminError::Conflict { message, .. }) => {
+                    run.counts.groups.failed += 1;
+                    run.error(&dg.external_id, message);
+                    return Err(StoreError::Database(sqlx::Error::Protocol(message.into())));
+                }
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        if created.contains(id) {
+            continue;
+        }
+        if changed.contains(id) {
+            run.counts.groups.updated += 1;
+        } else {
+            run.counts.groups.unchanged += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Everyone the store knows from this IdP but the directory no longer has:
+/// users are suspended (never deleted), groups removed. An empty directory
+/// while users are known is refused: a wrong base DN must not suspend everyone.
+pub async fn present(
+    tx: &mut Tx,
+    w: &Writer<'_>,
+    idp: &IdentityProvider,
+    run: &mut SyncRun,
+    users: &[String],
+    groups: &[String],
+) -> Result<Result<(), String>, StoreError> {
+    let known = tx.identities_at(&idp.id).await?;
+    if users.is_empty() && !known.is_empty() {
+        return Ok(Err(
+            "the directory returned no users; nobody was suspended (check user_base_dn and user_filter)".into()
+        ));
+    }
+    let here: HashSet<&str> = users.iter().map(String::as_str).collect();
+    for (ext, user_id) in known.iter().filter(|(ext, _)| !here.contains(ext.as_str())) {
+        let user: User = tx.get(user_id).await?;
+        if user.status == UserStatus::Suspended {
+            continue;
+        }
+        let change = UserAttributes { status: Some(UserStatus::Suspended), ..Default::default() };
+        match directory::users::update(tx, w, user_id, change, None).await {
+            Ok(_) => run.counts.users.suspended += 1,
+            Err(e @ (AdminError::Forbidden(_) | AdminError::Invalid(_))) => {
+                run.counts.users.failed += 1;
+                run.error(ext, e.to_string());
+            }
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+    let here: HashSet<&str> = groups.iter().map(String::as_str).collect();
+    for (ext, group_id) in tx.linked_groups(&idp.id).await? {
+        if here.contains(ext.as_str()) {
+            continue;
+        }
+        let g: Group = tx.get_for_update(&group_id).await?;
+        directory::groups::delete(tx, w, g).await.map_err(store_error)?;
+        run.counts.groups.deleted += 1;
+    }
+    Ok(Ok(()))
+}
