@@ -56,6 +56,13 @@ pub enum Command {
         /// filters, paging and creates (use DATABASE_URL for PostgreSQL).
         #[arg(long)]
         scim_users: Option<usize>,
+        /// Instead, sync this many users from a private OpenLDAP slapd
+        /// (tests/peers/ldap) and time a full and a 1,000-change delta run.
+        #[arg(long)]
+        ldap_users: Option<usize>,
+        /// Groups in that directory.
+        #[arg(long, default_value_t = 1000)]
+        ldap_groups: usize,
     },
 }
 
@@ -130,7 +137,9 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Sync { command: SyncCommand::Run { idp, mode } } => crate::sync::cli::run(config, &idp, mode).await?,
-        Command::Bench { seconds, scim_users } => crate::bench::run(config, seconds, scim_users).await?,
+        Command::Bench { seconds, scim_users, ldap_users, ldap_groups } => {
+            crate::bench::run(config, seconds, scim_users, ldap_users.map(|u| (u, ldap_groups))).await?
+        }
     }
     Ok(())
 }

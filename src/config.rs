@@ -34,6 +34,9 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// Seconds of clock skew allowed on `exp`/`nbf` of tokens we verify (0–5).
     pub token_leeway_seconds: u32,
+    /// Seconds a sync run's lease lasts without renewal (5–3600): how soon
+    /// a run of a crashed replica can be taken over.
+    pub sync_lease_seconds: u32,
 }
 
 impl Default for Config {
@@ -49,6 +52,7 @@ impl Default for Config {
             webhooks_allow_private: false,
             trusted_proxies: Vec::new(),
             token_leeway_seconds: 5,
+            sync_lease_seconds: 60,
         }
     }
 }
@@ -99,6 +103,7 @@ impl Config {
             "webhooks_allow_private",
             "trusted_proxies",
             "token_leeway_seconds",
+            "sync_lease_seconds",
         ]);
         fig = fig.merge(env).merge(Env::raw().only(&["database_url"]));
         let config: Config = fig.extract().map_err(|e| ConfigError::Load(e.to_string()))?;
@@ -107,6 +112,12 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(5..=3600).contains(&self.sync_lease_seconds) {
+            return Err(ConfigError::Invalid {
+                field: "sync_lease_seconds",
+                message: "must be 5 to 3600 seconds".into(),
+            });
+        }
         self.listen.parse::<SocketAddr>().map_err(|_| ConfigError::Invalid {
             field: "listen",
             message: format!("{:?} is not an address like 127.0.0.1:8080", self.listen),

@@ -4,6 +4,7 @@
 //! Runs against a throwaway SQLite database unless DATABASE_URL is set.
 
 pub mod scim;
+pub mod sync;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,6 +42,7 @@ pub async fn run(
     mut config: Config,
     seconds: u64,
     scim_users: Option<usize>,
+    ldap: Option<(usize, usize)>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("scaikey-bench-{}", crate::ids::random_base36(8)));
     config.data_dir = dir.clone();
@@ -54,6 +56,12 @@ pub async fn run(
     };
     let rid = "bench".to_owned();
     let ctx = Ctx { svc: &svc, principal: &principal, request_id: &rid, now: svc.clock.now() };
+    if let Some((users, groups)) = ldap {
+        let outcome = sync::run(&svc, &ctx, users, groups).await;
+        drop(svc);
+        std::fs::remove_dir_all(dir).ok();
+        return outcome;
+    }
     if let Some(n) = scim_users {
         let tenant = bench_tenant(&ctx, "scim-bench").await?;
         scim::run(&svc, &ctx, &tenant, n).await?;

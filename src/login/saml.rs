@@ -78,6 +78,23 @@ pub(super) async fn begin(svc: &Services, issuer: &Issuer, idp: &IdentityProvide
     }
 }
 
+/// Checks a Response with the IdP's connector and this tenant's SP
+/// (outside any transaction); `request_id` is `None` for IdP-initiated SSO.
+async fn consume(
+    svc: &Services,
+    issuer: &Issuer,
+    idp: &IdentityProvider,
+    response: &str,
+    request_id: Option<&str>,
+) -> Result<scaikey_connectors::saml::SamlAssertion, String> {
+    let connector = svc.federation.open(svc.keys.sealer(), idp).map_err(|e| e.to_string())?;
+    let saml = connector.saml().ok_or("not a SAML identity provider")?;
+    let (key_pem, cert_pem) = saml_keys::material(svc, &idp.tenant_id).await.map_err(|e| e.to_string())?;
+    let (entity, acs) = (entity_id(issuer, &idp.id), acs_url(issuer, &idp.id));
+    let sp = Sp { entity_id: &entity, acs_url: &acs, key_pem: &key_pem, cert_pem: &cert_pem };
+    saml.consume(&sp, response, request_id).await.map_err(|e| e.to_string())
+}
+
 /// `POST {issuer}/saml/{idp_id}/acs` (HTTP-POST binding).
 pub async fn acs(
     svc: &Services,
@@ -111,15 +128,7 @@ pub async fn acs(
     let version = loaded.request.version;
 
     // 2. The Response, checked outside any transaction.
-    let checked = async {
-        let connector = svc.federation.open(svc.keys.sealer(), &idp).map_err(|e| e.to_string())?;
-        let saml = connector.saml().ok_or("not a SAML identity provider")?;
-        let (key_pem, cert_pem) = saml_keys::material(svc, &idp.tenant_id).await.map_err(|e| e.to_string())?;
-        let (entity, acs) = (entity_id(issuer, &idp.id), acs_url(issuer, &idp.id));
-        let sp = Sp { entity_id: &entity, acs_url: &acs, key_pem: &key_pem, cert_pem: &cert_pem };
-        saml.consume(&sp, response, Some(&pending.nonce)).await.map_err(|e| e.to_string())
-    }
-    .await;
+    let checked = consume(svc, issuer, &idp, response, Some(&pending.nonce)).await;
     let assertion = match checked {
         Ok(a) => a,
         Err(why) => {
@@ -222,15 +231,7 @@ async fn idp_initiated(
     let Some(landing) = app.initiate_login_uri.clone().filter(|_| issuer.serves(&app)) else {
         return refuse("the application has no initiate_login_uri");
     };
-    let checked = async {
-        let connector = svc.federation.open(svc.keys.sealer(), &idp).map_err(|e| e.to_string())?;
-        let saml = connector.saml().ok_or("not a SAML identity provider")?;
-        let (key_pem, cert_pem) = saml_keys::material(svc, &idp.tenant_id).await.map_err(|e| e.to_string())?;
-        let (entity, acs) = (entity_id(issuer, &idp.id), acs_url(issuer, &idp.id));
-        let sp = Sp { entity_id: &entity, acs_url: &acs, key_pem: &key_pem, cert_pem: &cert_pem };
-        saml.consume(&sp, response, None).await.map_err(|e| e.to_string())
-    }
-    .await;
+    let checked = consume(svc, issuer, &idp, response, None).await;
     let assertion = match checked {
         Ok(a) => a,
         Err(why) => return refuse(&why),

@@ -22,9 +22,6 @@ use crate::store::{Scope, StoreError};
 
 use super::reconcile;
 
-/// A lease lives this long and is renewed with every page.
-pub const LEASE_SECONDS: i64 = 60;
-
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("this identity provider type does not sync")]
@@ -72,9 +69,12 @@ pub async fn start(svc: &Services, idp: &IdentityProvider, mode: Option<&str>) -
         }
         Some(_) => return Err(StartError::BadMode),
     };
-    let Some(epoch) = tx.take_lease(&lease_name(&idp.id), &holder, now, now.plus_seconds(LEASE_SECONDS)).await? else {
+    let lease = i64::from(svc.config.sync_lease_seconds);
+    let Some(epoch) = tx.take_lease(&lease_name(&idp.id), &holder, now, now.plus_seconds(lease)).await? else {
         return Err(StartError::AlreadyRunning);
     };
+    // A run still marked running lost its lease: its process died.
+    tx.fail_interrupted_runs(&idp.id, now).await?;
     let run = SyncRun {
         id: run_id,
         tenant_id: idp.tenant_id.clone(),
@@ -152,6 +152,12 @@ async fn pages(
     // The connector reads ahead by at most two pages while one is written.
     let (sender, mut receiver) = mpsc::channel(2);
     let reading = directory.run(mode, cursor, sender);
+    let mut known: reconcile::Known = {
+        let mut tx = svc.store.read(Scope::Tenant(idp.tenant_id.clone())).await.map_err(|e| e.to_string())?;
+        let k = tx.identities_at(&idp.id).await.map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+        k.into_iter().collect()
+    };
     let writing = async {
         let mut present: Option<(Vec<String>, Vec<String>)> = None;
         while let Some(page) = receiver.recv().await {
@@ -164,7 +170,7 @@ async fn pages(
                 }
                 other => other,
             };
-            apply(svc, idp, run, holder, epoch, mode, page, present.take()).await?;
+            apply(svc, idp, run, &mut known, holder, epoch, mode, page, present.take()).await?;
             if let Some(p) = progress {
                 let _ = p.send(run.clone());
             }
@@ -181,6 +187,7 @@ async fn apply(
     svc: &Services,
     idp: &IdentityProvider,
     run: &mut SyncRun,
+    known: &mut reconcile::Known,
     holder: &str,
     epoch: i64,
     mode: SyncMode,
@@ -195,7 +202,8 @@ async fn apply(
         return Err("the run lost its lease (another replica took over); nothing more was written".into());
     }
     // Renewed in the same fenced transaction.
-    tx.take_lease(&name, holder, now, now.plus_seconds(LEASE_SECONDS)).await.map_err(fail)?;
+    let lease = i64::from(svc.config.sync_lease_seconds);
+    tx.take_lease(&name, holder, now, now.plus_seconds(lease)).await.map_err(fail)?;
     let w = Writer {
         actor: Actor::Sync { idp: idp.id.clone(), run: run.id.clone() },
         authority: Scope::Tenant(idp.tenant_id.clone()),
@@ -204,7 +212,8 @@ async fn apply(
     };
     let mut before = run.clone();
     match page {
-        Page::Users(users) => reconcile::users(&mut tx, &w, idp, run, &users).await.map_err(fail)?,
+        // A failed page ends the run, so `known` needs no rollback.
+        Page::Users(users) => reconcile::users(&mut tx, &w, idp, run, known, &users).await.map_err(fail)?,
         Page::Groups(groups) => reconcile::groups(&mut tx, &w, idp, run, &groups).await.map_err(fail)?,
         Page::Done { cursor } => {
             if let Some((users, groups)) = present {

@@ -14,22 +14,29 @@ use crate::federation::jit::{Applied, apply_attributes, store_error};
 use crate::federation::mapping;
 use crate::store::{StoreError, Tx};
 
+/// The users a run already knows, by external id (loaded once per run, kept
+/// up to date as it creates users), so a page costs one read of its users.
+pub type Known = HashMap<String, String>;
+
 /// Users created, updated or suspended as the directory describes them.
 pub async fn users(
     tx: &mut Tx,
     w: &Writer<'_>,
     idp: &IdentityProvider,
     run: &mut SyncRun,
+    known: &mut Known,
     page: &[DirectoryUser],
 ) -> Result<(), StoreError> {
+    let ids: Vec<String> = page.iter().filter_map(|du| known.get(&du.identity.external_id).cloned()).collect();
+    let mut existing: HashMap<String, User> =
+        tx.users_by_ids(&ids).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
     for du in page {
         let ext = &du.identity.external_id;
         let mut attrs = mapping::attributes(idp, &du.identity);
         let status = if du.disabled { UserStatus::Suspended } else { UserStatus::Active };
         attrs.status = Some(status);
-        match tx.identity_at(&idp.id, ext).await? {
-            Some(link) => {
-                let user: User = tx.get(&link.user_id).await?;
+        match known.get(ext).and_then(|id| existing.remove(id)) {
+            Some(user) => {
                 let suspending = status == UserStatus::Suspended && user.status != UserStatus::Suspended;
                 match apply_attributes(tx, w, &user, attrs).await? {
                     Applied::Unchanged => run.counts.users.unchanged += 1,
@@ -41,7 +48,11 @@ pub async fn users(
                     }
                 }
             }
-            None => create_user(tx, w, idp, run, du, attrs).await?,
+            None => {
+                if let Some(id) = create_user(tx, w, idp, run, du, attrs).await? {
+                    known.insert(ext.clone(), id);
+                }
+            }
         }
     }
     Ok(())
@@ -54,7 +65,7 @@ async fn create_user(
     run: &mut SyncRun,
     du: &DirectoryUser,
     mut attrs: UserAttributes,
-) -> Result<(), StoreError> {
+) -> Result<Option<String>, StoreError> {
     let ext = &du.identity.external_id;
     let name = attrs.user_name.clone().unwrap_or_default();
     // Checked first: a failed insert would end a PostgreSQL transaction.
@@ -62,7 +73,7 @@ async fn create_user(
         Ok(_) => {
             run.counts.users.failed += 1;
             run.error(ext, format!("a user named {name:?} already exists and is not linked to this directory"));
-            return Ok(());
+            return Ok(None);
         }
         Err(StoreError::NotFound) => {}
         Err(e) => return Err(e),
@@ -72,6 +83,7 @@ async fn create_user(
         Ok(user) => {
             directory::identities::link(tx, w, &user, &idp.id, ext, false).await.map_err(store_error)?;
             run.counts.users.created += 1;
+            return Ok(Some(user.id));
         }
         Err(AdminError::Invalid(fields)) => {
             let why: Vec<String> = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
@@ -84,7 +96,7 @@ async fn create_user(
         }
         Err(e) => return Err(store_error(e)),
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Groups created or updated, then every group's direct members set (users

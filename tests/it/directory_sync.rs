@@ -20,7 +20,7 @@ use crate::both;
 use crate::oidc_flow::{Browser, hidden, pkce_pair, query_param};
 use crate::support::TestServer;
 
-const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/ldap/slapd.py");
+pub const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/ldap/slapd.py");
 const REDIRECT_URI: &str = "https://intranet.ldap.test/cb";
 
 /// A private slapd; stopped when dropped.

@@ -20,3 +20,4 @@ mod oidc_rp;
 mod ops;
 mod scim;
 mod scim_tester;
+mod sync_crash;

@@ -254,3 +254,27 @@ impl Tx {
         self.fetch_optional(&sql, args).await
     }
 }
+
+impl Tx {
+    /// Marks the IdP's runs still `running` as failed (their lease lapsed:
+    /// the process running them died); called by the run that took over.
+    pub async fn fail_interrupted_runs(&mut self, idp_id: &str, now: Timestamp) -> Result<u64, StoreError> {
+        let sql = "UPDATE sync_runs SET status = 'failed', finished_at = $2, updated_at = $2 \
+                   WHERE idp_id = $1 AND status = 'running'";
+        self.execute(sql, vec![Arg::from(idp_id), Arg::from(now)]).await
+    }
+}
+
+impl Tx {
+    /// The users with these ids (of the transaction's scope), in one query.
+    pub async fn users_by_ids(&mut self, ids: &[String]) -> Result<Vec<crate::domain::user::User>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args: Vec<Arg> = ids.iter().map(|i| Arg::from(i.as_str())).collect();
+        let list: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let scope = self.scope().predicate(crate::domain::user::User::SCOPE, &mut args);
+        let sql = format!("SELECT * FROM users WHERE id IN ({}) AND {scope}", list.join(", "));
+        self.fetch_all(&sql, args).await
+    }
+}
