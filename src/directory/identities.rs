@@ -20,6 +20,24 @@ pub async fn link(
     external_id: &str,
     login: bool,
 ) -> Result<UserIdentity, AdminError> {
+    let identity = insert(tx, w, user, idp_id, external_id, login).await?;
+    let owner = (user.partner_id.as_str(), user.tenant_id.as_str());
+    let mut details = Map::new();
+    details.insert("idp_id".into(), Value::String(idp_id.to_owned()));
+    details.insert("external_id".into(), Value::String(external_id.to_owned()));
+    w.record(tx, "user.identity.link", ("user", &user.id), owner, details, "user.updated", user_payload(user)).await?;
+    Ok(identity)
+}
+
+/// The identity row alone, for a caller that audits it with its own record.
+pub(super) async fn insert(
+    tx: &mut Tx,
+    w: &Writer<'_>,
+    user: &User,
+    idp_id: &str,
+    external_id: &str,
+    login: bool,
+) -> Result<UserIdentity, AdminError> {
     let identity = UserIdentity {
         id: w.new_id("uid"),
         tenant_id: user.tenant_id.clone(),
@@ -31,10 +49,5 @@ pub async fn link(
         created_at: w.now,
     };
     tx.insert(&identity).await?;
-    let owner = (user.partner_id.as_str(), user.tenant_id.as_str());
-    let mut details = Map::new();
-    details.insert("idp_id".into(), Value::String(idp_id.to_owned()));
-    details.insert("external_id".into(), Value::String(external_id.to_owned()));
-    w.record(tx, "user.identity.link", ("user", &user.id), owner, details, "user.updated", user_payload(user)).await?;
     Ok(identity)
 }

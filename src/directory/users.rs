@@ -88,7 +88,19 @@ async fn finish(
     Ok(())
 }
 
-pub async fn create(tx: &mut Tx, w: &Writer<'_>, mut input: UserAttributes) -> Result<User, AdminError> {
+pub async fn create(tx: &mut Tx, w: &Writer<'_>, input: UserAttributes) -> Result<User, AdminError> {
+    create_linked(tx, w, input, None).await
+}
+
+/// Creates a user already linked to `identity` (IdP id, external id): one
+/// audit record and one `user.created` event describe both (sync and
+/// just-in-time provisioning create thousands this way).
+pub async fn create_linked(
+    tx: &mut Tx,
+    w: &Writer<'_>,
+    mut input: UserAttributes,
+    identity: Option<(&str, &str)>,
+) -> Result<User, AdminError> {
     let tenant_id = input.tenant_id.take().ok_or_else(|| AdminError::field("tenant_id", "is required"))?;
     let tenant = tenant_in_scope(tx, &tenant_id).await?;
     let Some(user_name) = input.user_name.clone() else {
@@ -104,8 +116,14 @@ pub async fn create(tx: &mut Tx, w: &Writer<'_>, mut input: UserAttributes) -> R
     tx.insert(&user).await?;
     let (count, limits) = tx.users_and_limits(&tenant.id).await?;
     check_limit(count - 1, limits.max_users_per_tenant, "partner.max_users_per_tenant", "users per tenant")?;
+    let mut details = Map::new();
+    if let Some((idp_id, external_id)) = identity {
+        super::identities::insert(tx, w, &user, idp_id, external_id, false).await?;
+        details.insert("idp_id".into(), idp_id.into());
+        details.insert("external_id".into(), external_id.into());
+    }
     let owner = (user.partner_id.as_str(), user.tenant_id.as_str());
-    w.record(tx, "user.create", ("user", &user.id), owner, Map::new(), "user.created", user_payload(&user)).await?;
+    w.record(tx, "user.create", ("user", &user.id), owner, details, "user.created", user_payload(&user)).await?;
     Ok(user)
 }
 

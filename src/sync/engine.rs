@@ -214,10 +214,10 @@ async fn apply(
     match page {
         // A failed page ends the run, so `known` needs no rollback.
         Page::Users(users) => reconcile::users(&mut tx, &w, idp, run, known, &users).await.map_err(fail)?,
-        Page::Groups(groups) => reconcile::groups(&mut tx, &w, idp, run, &groups).await.map_err(fail)?,
+        Page::Groups(groups) => reconcile::groups(&mut tx, &w, idp, run, known, &groups).await.map_err(fail)?,
         Page::Done { cursor } => {
             if let Some((users, groups)) = present {
-                reconcile::present(&mut tx, &w, idp, run, &users, &groups).await.map_err(fail)??;
+                reconcile::present(&mut tx, &w, idp, run, known, &users, &groups).await.map_err(fail)??;
             }
             tx.set_sync_cursor(&idp.id, &cursor, mode == SyncMode::Full, now).await.map_err(fail)?;
         }

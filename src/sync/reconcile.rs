@@ -79,9 +79,8 @@ async fn create_user(
         Err(e) => return Err(e),
     }
     attrs.tenant_id = Some(idp.tenant_id.clone());
-    match directory::users::create(tx, w, attrs).await {
+    match directory::users::create_linked(tx, w, attrs, Some((&idp.id, ext))).await {
         Ok(user) => {
-            directory::identities::link(tx, w, &user, &idp.id, ext, false).await.map_err(store_error)?;
             run.counts.users.created += 1;
             return Ok(Some(user.id));
         }
@@ -100,32 +99,36 @@ async fn create_user(
 }
 
 /// Groups created or updated, then every group's direct members set (users
-/// and nested groups), once all the page's groups exist.
+/// and nested groups), once all the page's groups exist. What is stored is
+/// read in two queries; only groups that differ are locked and written.
 pub async fn groups(
     tx: &mut Tx,
     w: &Writer<'_>,
     idp: &IdentityProvider,
     run: &mut SyncRun,
+    known: &Known,
     page: &[DirectoryGroup],
 ) -> Result<(), StoreError> {
+    let stored: HashMap<String, crate::store::repos::sync::LinkedGroup> =
+        tx.linked_groups_full(&idp.id).await?.into_iter().map(|g| (g.external_id.clone(), g)).collect();
     let mut ids: HashMap<&str, String> = HashMap::new();
     let mut changed: HashSet<String> = HashSet::new();
     let mut created: HashSet<String> = HashSet::new();
     for dg in page {
         let ext = dg.external_id.as_str();
-        match tx.linked_group(&idp.id, ext).await? {
-            Some(id) => {
-                let g: Group = tx.get_for_update(&id).await?;
+        match stored.get(ext) {
+            Some(g) => {
                 if g.name != dg.name || g.description != dg.description {
+                    let current: Group = tx.get_for_update(&g.id).await?;
                     let patch = GroupPatch {
                         name: Some(dg.name.clone()),
                         external_id: None,
                         description: Some(dg.description.clone()),
                         ou_id: None,
                     };
-                    match directory::groups::update(tx, w, g, patch).await {
+                    match directory::groups::update(tx, w, current, patch).await {
                         Ok(_) => {
-                            changed.insert(id.clone());
+                            changed.insert(g.id.clone());
                         }
                         Err(AdminError::Invalid(_)) => {
                             run.counts.groups.failed += 1;
@@ -135,7 +138,7 @@ pub async fn groups(
                         Err(e) => return Err(store_error(e)),
                     }
                 }
-                ids.insert(ext, id);
+                ids.insert(ext, g.id.clone());
             }
             None => {
                 if tx.group_by_name(&idp.tenant_id, &dg.name).await?.is_some() {
@@ -169,17 +172,22 @@ pub async fn groups(
             }
         }
     }
-    let users: HashMap<String, String> = tx.identities_at(&idp.id).await?.into_iter().collect();
-    let groups: HashMap<String, String> = tx.linked_groups(&idp.id).await?.into_iter().collect();
+    // Nested groups resolve against every group of this IdP, not only this page's.
+    let mut group_ids: HashMap<&str, &String> = stored.iter().map(|(ext, g)| (ext.as_str(), &g.id)).collect();
+    group_ids.extend(ids.iter().map(|(ext, id)| (*ext, id)));
+    let mut members = tx.linked_group_members(&idp.id).await?;
     for dg in page {
         let Some(id) = ids.get(dg.external_id.as_str()) else { continue };
-        let wanted: Vec<String> =
-            dg.members.iter().filter_map(|m| users.get(m).or_else(|| groups.get(m)).cloned()).collect();
-        let mut g: Group = tx.get_for_update(id).await?;
-        let current = directory::groups::all_member_ids(tx, &g).await.map_err(store_error)?;
+        let wanted: Vec<String> = dg
+            .members
+            .iter()
+            .filter_map(|m| known.get(m).or_else(|| group_ids.get(m.as_str()).copied()).cloned())
+            .collect();
+        let current = members.remove(id).unwrap_or_default();
         let (now_set, want_set): (HashSet<&String>, HashSet<&String>) =
             (current.iter().collect(), wanted.iter().collect());
         if now_set != want_set {
+            let mut g: Group = tx.get_for_update(id).await?;
             match directory::groups::set_members(tx, w, &mut g, &wanted).await {
                 Ok(()) => {
                     changed.insert(id.clone());
@@ -212,21 +220,24 @@ pub async fn present(
     w: &Writer<'_>,
     idp: &IdentityProvider,
     run: &mut SyncRun,
+    known: &Known,
     users: &[String],
     groups: &[String],
 ) -> Result<Result<(), String>, StoreError> {
-    let known = tx.identities_at(&idp.id).await?;
     if users.is_empty() && !known.is_empty() {
         return Ok(Err(
             "the directory returned no users; nobody was suspended (check user_base_dn and user_filter)".into()
         ));
     }
     let here: HashSet<&str> = users.iter().map(String::as_str).collect();
-    for (ext, user_id) in known.iter().filter(|(ext, _)| !here.contains(ext.as_str())) {
-        let user: User = tx.get(user_id).await?;
+    let gone: Vec<String> =
+        known.iter().filter(|(ext, _)| !here.contains(ext.as_str())).map(|(_, id)| id.clone()).collect();
+    let ext_of: HashMap<&String, &String> = known.iter().map(|(ext, id)| (id, ext)).collect();
+    for user in tx.users_by_ids(&gone).await? {
         if user.status == UserStatus::Suspended {
             continue;
         }
+        let (user_id, ext) = (&user.id, ext_of.get(&user.id).map(|e| e.as_str()).unwrap_or_default());
         let change = UserAttributes { status: Some(UserStatus::Suspended), ..Default::default() };
         match directory::users::update(tx, w, user_id, change, None).await {
             Ok(_) => run.counts.users.suspended += 1,

@@ -31,6 +31,10 @@ pub struct Slapd {
 
 impl Slapd {
     pub fn start(users: usize, groups: usize) -> Slapd {
+        Self::start_with(users, groups, false)
+    }
+
+    pub fn start_with(users: usize, groups: usize, tls: bool) -> Slapd {
         assert!(
             Path::new("/usr/sbin/slapd").is_file(),
             "OpenLDAP slapd is required: run tests/peers/ldap/install.sh (Debian slapd, ldap-utils)"
@@ -40,6 +44,7 @@ impl Slapd {
             .args([PEER, "start", "--dir"])
             .arg(&dir)
             .args(["--users", &users.to_string(), "--groups", &groups.to_string()])
+            .args(if tls { &["--tls"][..] } else { &[][..] })
             .output()
             .expect("python3 runs tests/peers/ldap/slapd.py");
         assert!(out.status.success(), "slapd did not start: {}", String::from_utf8_lossy(&out.stderr));
@@ -236,10 +241,12 @@ async fn openldap_sync_and_bind_login(s: TestServer) {
         "dn: uid=newbie,ou=engineering,ou=amer,ou=people,{base}\nchangetype: add\nobjectClass: inetOrgPerson\nuid: newbie\ncn: New Bie\nsn: Bie\ngivenName: New\nmail: newbie@example.test\nuserPassword: newbie-password\n\n\
          dn: {}\nchangetype: modify\nreplace: title\ntitle: Chief Synchronizer\n\n\
          dn: {}\nchangetype: modrdn\nnewrdn: uid=user11\ndeleteoldrdn: 1\nnewsuperior: ou=sales,ou=latam,ou=people,{base}\n\n\
-         dn: {}\nchangetype: delete\n",
+         dn: {}\nchangetype: delete\n\n\
+         dn: cn=group1,ou=groups,{base}\nchangetype: modify\nadd: member\nmember: {}\n",
         user_dn(7),
         user_dn(11),
-        user_dn(9)
+        user_dn(9),
+        user_dn(5000)
     ));
     let user11_before = user_named(&s, &tid, "user11").await;
     let delta = sync(&s, idp_id, "delta").await;
@@ -252,6 +259,13 @@ async fn openldap_sync_and_bind_login(s: TestServer) {
     assert_eq!(user_named(&s, &tid, "user9").await["status"], "suspended");
     assert_eq!(user_named(&s, &tid, "user11").await["id"], user11_before["id"], "a move keeps the user's id");
     user_named(&s, &tid, "newbie").await;
+    // group1 changed (a new member): its nested group2 stays, the new member joins.
+    assert!(delta["counts"]["groups"]["updated"].as_u64().unwrap() >= 1, "{delta}");
+    let (_, members) =
+        s.admin(Method::GET, &format!("/groups/{}/members?limit=200", g1["id"].as_str().unwrap()), None).await;
+    let ids: Vec<&str> = members["data"].as_array().unwrap().iter().filter_map(|m| m["member_id"].as_str()).collect();
+    assert!(ids.contains(&g2["id"].as_str().unwrap()), "nested group kept after a delta: {members}");
+    assert!(ids.contains(&user_named(&s, &tid, "user5000").await["id"].as_str().unwrap()), "{members}");
 
     // Sign-in with the directory password, by login name and by email (home realm).
     let app = s
@@ -301,3 +315,37 @@ async fn openldap_sync_and_bind_login(s: TestServer) {
     assert!(sign_in(&s, &issuer, &app, "user9", "password-9").await.is_err());
 }
 both!(openldap_sync_and_bind_login);
+
+/// `ldaps://` verified against the configured CA: a sync and a bind login
+/// work; the same server without its CA configured (the system roots do not
+/// know it) is refused, never "accept any certificate".
+async fn ldaps_is_verified_against_the_configured_ca(s: TestServer) {
+    let slapd = Slapd::start_with(20, 3, true);
+    let (_, tenant) = s.partner_and_tenant("ldapsco").await;
+    let ca = std::fs::read_to_string(slapd.info["ca_pem_path"].as_str().unwrap()).unwrap();
+    let mut config = slapd.idp_config();
+    config["url"] = slapd.info["ldaps_url"].clone();
+    let untrusted = s
+        .create(
+            "/identity-providers",
+            json!({"tenant_id": tenant["id"], "type": "ldap", "name": "No CA", "config": config.clone()}),
+        )
+        .await;
+    config["ca_pem"] = json!(ca);
+    let trusted = s
+        .create(
+            "/identity-providers",
+            json!({"tenant_id": tenant["id"], "type": "ldap", "name": "With CA", "config": config}),
+        )
+        .await;
+    let run = sync(&s, trusted["id"].as_str().unwrap(), "full").await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["counts"]["users"]["created"], 20);
+    let refused = sync(&s, untrusted["id"].as_str().unwrap(), "full").await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+    assert!(refused["errors"].to_string().to_lowercase().contains("certificate"), "{refused}");
+    let (_, t) =
+        s.admin(Method::POST, &format!("/identity-providers/{}/test", untrusted["id"].as_str().unwrap()), None).await;
+    assert_eq!(t["data"]["ok"], false, "{t}");
+}
+both!(ldaps_is_verified_against_the_configured_ca);

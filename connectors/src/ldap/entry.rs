@@ -45,6 +45,7 @@ pub const USER_ATTRIBUTES: &[&str] = &[
     "userPrincipalName",
     "userAccountControl",
     "modifyTimestamp",
+    "entryCSN",
     "uSNChanged",
 ];
 

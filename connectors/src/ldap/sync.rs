@@ -2,7 +2,8 @@
 //!
 //! A run streams, in order:
 //! 1. `Users` pages — every user on a full run; on a delta run those changed
-//!    since the cursor's high-water mark (OpenLDAP `modifyTimestamp`, AD
+//!    since the cursor's high-water mark (OpenLDAP `entryCSN`, unique and
+//!    ordered to the microsecond, so a delta re-reads nothing unchanged; AD
 //!    `uSNChanged`), plus a cheap id-only scan of all users;
 //! 2. `Groups` pages — every group with its members resolved to external
 //!    ids (users or nested groups; AD's `member;range=…` followed for groups
@@ -132,13 +133,15 @@ impl LdapDirectory {
 
         // AD: the USN at the start bounds this run; later changes go to the next.
         let start_usn = if ad { highest_usn(&mut ldap).await? } else { None };
-        let since = cursor.as_ref().and_then(|v| v.get("since")).and_then(Value::as_str).map(str::to_owned);
+        let mark_key = if ad { "usn" } else { "csn" };
+        let since = cursor.as_ref().and_then(|v| v.get(mark_key)).and_then(Value::as_str).map(str::to_owned);
         let delta_filter = match (mode, &since) {
             (SyncMode::Delta, Some(mark)) if ad => {
                 let next = mark.parse::<u64>().unwrap_or(0) + 1;
                 Some(format!("(&{}(uSNChanged>={next}))", c.user_filter))
             }
-            (SyncMode::Delta, Some(mark)) => Some(format!("(&{}(modifyTimestamp>={mark}))", c.user_filter)),
+            // Strictly after the mark: the entry that set it was applied.
+            (SyncMode::Delta, Some(mark)) => Some(format!("(&{}(!(entryCSN<={mark})))", c.user_filter)),
             _ => None,
         };
 
@@ -186,23 +189,38 @@ impl LdapDirectory {
             send(Page::Users(batch)).await?;
         }
 
+        // Groups changed since the mark (the same mark: a membership change
+        // moves the group's entryCSN / uSNChanged too), or all on a full run.
+        let group_delta = match (&delta_filter, &since) {
+            (Some(_), Some(mark)) if ad => {
+                Some(format!("(&{}(uSNChanged>={}))", c.group_filter, mark.parse::<u64>().unwrap_or(0) + 1))
+            }
+            (Some(_), Some(mark)) => Some(format!("(&{}(!(entryCSN<={mark})))", c.group_filter)),
+            _ => None,
+        };
         let present_groups = match &c.group_base_dn {
-            Some(base) => self.groups(&mut ldap, base, &mut ids_by_dn, &send).await?,
+            Some(base) => {
+                self.groups(&mut ldap, base, group_delta.as_deref(), &mut ids_by_dn, &mut newest_stamp, &send).await?
+            }
             None => Vec::new(),
         };
         let _ = ldap.unbind().await;
         send(Page::Present { users: present_users, groups: present_groups }).await?;
         let mark = if ad { start_usn } else { newest_stamp.or(since) };
-        send(Page::Done { cursor: json!({ "since": mark }) }).await?;
+        send(Page::Done { cursor: json!({ mark_key: mark }) }).await?;
         Ok(())
     }
 
-    /// Reads every group, resolves members to external ids, sends them in pages.
+    /// Reads the groups (all, or those matching `changed`, after an id-only
+    /// scan of all for the present set and nesting), resolves members to
+    /// external ids and sends them in one page. Returns every group's id.
     async fn groups<F, Fut>(
         &self,
         ldap: &mut Ldap,
         base: &str,
+        changed: Option<&str>,
         ids_by_dn: &mut HashMap<String, String>,
+        newest_stamp: &mut Option<String>,
         send: &F,
     ) -> Result<Vec<String>, ConnectorError>
     where
@@ -211,16 +229,36 @@ impl LdapDirectory {
     {
         let c = &self.config;
         let member_attr = c.group_member_attribute.clone();
-        let attrs = vec![c.user_id_attribute.clone(), "cn".into(), "description".into(), member_attr.clone()];
+        let attrs = vec![
+            c.user_id_attribute.clone(),
+            "cn".into(),
+            "description".into(),
+            "entryCSN".into(),
+            member_attr.clone(),
+        ];
+        let mut all_ids = Vec::new();
         let mut raw = Vec::new();
-        paged(ldap, c, base, &c.group_filter, attrs, |e| raw.push(e)).await?;
-        let mut groups = Vec::new();
-        for e in &raw {
-            if let Some(id) = entry::external_id(c, e) {
-                ids_by_dn.insert(e.dn.to_ascii_lowercase(), id);
+        if let Some(filter) = changed {
+            paged(ldap, c, base, &c.group_filter, vec![c.user_id_attribute.clone()], |e| {
+                if let Some(id) = entry::external_id(c, &e) {
+                    ids_by_dn.insert(e.dn.to_ascii_lowercase(), id.clone());
+                    all_ids.push(id);
+                }
+            })
+            .await?;
+            paged(ldap, c, base, filter, attrs, |e| raw.push(e)).await?;
+        } else {
+            paged(ldap, c, base, &c.group_filter, attrs, |e| raw.push(e)).await?;
+            for e in &raw {
+                if let Some(id) = entry::external_id(c, e) {
+                    ids_by_dn.insert(e.dn.to_ascii_lowercase(), id.clone());
+                    all_ids.push(id);
+                }
             }
         }
+        let mut groups = Vec::new();
         for e in raw {
+            track_stamp(newest_stamp, &e);
             let Some(external_id) = entry::external_id(c, &e) else { continue };
             let member_dns = members(ldap, &e, &member_attr).await?;
             let members: Vec<String> =
@@ -233,11 +271,11 @@ impl LdapDirectory {
                 members,
             });
         }
-        let ids: Vec<String> = groups.iter().map(|g| g.external_id.clone()).collect();
-        for chunk in groups.chunks(c.page_size.max(1) as usize) {
-            send(Page::Groups(chunk.to_vec())).await?;
+        // One page: nested groups need every group of the page to exist first.
+        if !groups.is_empty() {
+            send(Page::Groups(groups)).await?;
         }
-        Ok(ids)
+        Ok(all_ids)
     }
 }
 
@@ -273,9 +311,9 @@ async fn members(ldap: &mut Ldap, group: &SearchEntry, attr: &str) -> Result<Vec
     Ok(out)
 }
 
-/// Keeps the newest `modifyTimestamp` seen (generalized time sorts as text).
+/// Keeps the newest `entryCSN` seen (a CSN's text sorts in time order).
 fn track_stamp(newest: &mut Option<String>, e: &SearchEntry) {
-    if let Some(stamp) = e.attrs.get("modifyTimestamp").and_then(|v| v.first())
+    if let Some(stamp) = e.attrs.get("entryCSN").and_then(|v| v.first())
         && newest.as_ref().is_none_or(|n| stamp > n)
     {
         *newest = Some(stamp.clone());

@@ -268,13 +268,53 @@ impl Tx {
 impl Tx {
     /// The users with these ids (of the transaction's scope), in one query.
     pub async fn users_by_ids(&mut self, ids: &[String]) -> Result<Vec<crate::domain::user::User>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        let mut out = Vec::with_capacity(ids.len());
+        // Chunked: both databases bound the parameters of one statement.
+        for chunk in ids.chunks(1000) {
+            let mut args: Vec<Arg> = chunk.iter().map(|i| Arg::from(i.as_str())).collect();
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let scope = self.scope().predicate(crate::domain::user::User::SCOPE, &mut args);
+            let sql = format!("SELECT * FROM users WHERE id IN ({}) AND {scope}", list.join(", "));
+            out.extend(self.fetch_all::<crate::domain::user::User>(&sql, args).await?);
         }
-        let mut args: Vec<Arg> = ids.iter().map(|i| Arg::from(i.as_str())).collect();
-        let list: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let scope = self.scope().predicate(crate::domain::user::User::SCOPE, &mut args);
-        let sql = format!("SELECT * FROM users WHERE id IN ({}) AND {scope}", list.join(", "));
-        self.fetch_all(&sql, args).await
+        Ok(out)
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct MemberRow {
+    group_id: String,
+    member_id: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LinkedGroup {
+    pub external_id: String,
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+impl Tx {
+    /// Every group synced from `idp_id` with its name and description.
+    pub async fn linked_groups_full(&mut self, idp_id: &str) -> Result<Vec<LinkedGroup>, StoreError> {
+        let sql = "SELECT l.external_id, g.id, g.name, g.description FROM group_links l \
+                   JOIN groups g ON g.id = l.group_id WHERE l.idp_id = $1";
+        self.fetch_all(sql, vec![Arg::from(idp_id)]).await
+    }
+
+    /// The direct members of every group synced from `idp_id`, by group id.
+    pub async fn linked_group_members(
+        &mut self,
+        idp_id: &str,
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, StoreError> {
+        let sql = "SELECT group_id, member_id FROM group_members WHERE group_id IN \
+                   (SELECT group_id FROM group_links WHERE idp_id = $1)";
+        let rows: Vec<MemberRow> = self.fetch_all(sql, vec![Arg::from(idp_id)]).await?;
+        let mut out: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+        for r in rows {
+            out.entry(r.group_id).or_default().push(r.member_id);
+        }
+        Ok(out)
     }
 }
