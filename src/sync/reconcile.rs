@@ -213,7 +213,8 @@ pub async fn groups(
 }
 
 /// Everyone the store knows from this IdP but the directory no longer has:
-/// users are suspended (never deleted), groups removed. An empty directory
+/// users are suspended (never deleted) and leave the directory's groups,
+/// groups are removed. An empty directory
 /// while users are known is refused: a wrong base DN must not suspend everyone.
 pub async fn present(
     tx: &mut Tx,
@@ -247,6 +248,20 @@ pub async fn present(
             }
             Err(e) => return Err(store_error(e)),
         }
+    }
+    // Gone users leave the directory's groups too: AD removes a deleted
+    // user from its groups without marking the groups changed.
+    let gone_set: HashSet<&String> = gone.iter().collect();
+    for (group_id, members) in tx.linked_group_members(&idp.id).await? {
+        let leaving: Vec<&String> = members.iter().filter(|m| gone_set.contains(m)).collect();
+        if leaving.is_empty() {
+            continue;
+        }
+        let mut g: Group = tx.get_for_update(&group_id).await?;
+        for member in leaving {
+            directory::groups::remove_member(tx, w, &mut g, member).await.map_err(store_error)?;
+        }
+        run.counts.groups.updated += 1;
     }
     let here: HashSet<&str> = groups.iter().map(String::as_str).collect();
     for (ext, group_id) in tx.linked_groups(&idp.id).await? {

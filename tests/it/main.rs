@@ -11,6 +11,7 @@ mod admin_input;
 mod admin_resources;
 mod authority;
 mod directory;
+mod directory_ad;
 mod directory_sync;
 mod federation;
 mod federation_saml;
