@@ -167,42 +167,12 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         let out = crate::bootstrap::run(&svc, password).await?;
         print_bootstrap(&out, false)?;
     }
-    tokio::spawn(maintenance(Arc::clone(&svc)));
-    crate::telemetry::spawn_upkeep();
-    crate::sync::schedule::spawn(Arc::clone(&svc));
+    crate::jobs::spawn_all(Arc::clone(&svc));
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     tracing::info!(listen = %listen, public_url = %svc.base_url(), database = svc.store.backend(), "ScaiKey is serving");
     let app = crate::http::router(svc).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     Ok(())
-}
-
-/// Every minute: promote and rotate signing keys, reload them (other
-/// replicas may have rotated), and purge expired sessions, codes and tokens.
-async fn maintenance(svc: Arc<Services>) {
-    let every = crate::keys::rotation::RELOAD_INTERVAL.unsigned_abs();
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
-    loop {
-        tick.tick().await;
-        let clock = svc.clock.as_ref();
-        if let Err(e) =
-            svc.keys.maintain(&svc.store, clock, &svc.instance_id, crate::keys::rotation::DEFAULT_MAX_AGE).await
-        {
-            tracing::error!(error = %e, "signing-key maintenance failed");
-        }
-        let purged = async {
-            let mut tx = svc.store.write(crate::store::Scope::Platform).await?;
-            let n = tx.purge_expired(clock.now()).await?;
-            tx.commit().await?;
-            Ok::<u64, crate::store::StoreError>(n)
-        }
-        .await;
-        match purged {
-            Ok(n) if n > 0 => tracing::info!(purged = n, "expired sessions, codes and tokens removed"),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "purge failed"),
-        }
-    }
 }
 
 async fn shutdown() {

@@ -15,6 +15,7 @@ pub mod domain;
 pub mod federation;
 pub mod http;
 pub mod ids;
+pub mod jobs;
 pub mod keys;
 pub mod login;
 pub mod oauth;

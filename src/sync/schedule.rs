@@ -23,7 +23,8 @@ pub const TICK: Duration = Duration::from_secs(15);
 /// The first firing of `expr` strictly after `after`.
 pub fn next_after(expr: &str, after: Timestamp) -> Option<Timestamp> {
     let cron = croner::Cron::from_str(expr).ok()?;
-    let at = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(after.unix_micros())?;
+    // Whole seconds: cron firings fall on second boundaries.
+    let at = chrono::DateTime::<chrono::Utc>::from_timestamp(after.unix_seconds(), 0)?;
     let next = cron.find_next_occurrence(&at, false).ok()?;
     Timestamp::from_unix_micros(next.timestamp_micros())
 }
@@ -38,9 +39,13 @@ pub async fn tick(svc: &Arc<Services>) -> Result<usize, StoreError> {
     for (idp, next) in scheduled {
         let Some(expr) = idp.sync_schedule.as_deref() else { continue };
         let Some(upcoming) = next_after(expr, now) else { continue };
+        // Not yet due: nothing to write (moving the firing now would push it
+        // forever ahead). First sight of a schedule only sets its next firing.
         let due = next.is_some_and(|n| n <= now);
+        if next.is_some() && !due {
+            continue;
+        }
         let mut tx = svc.store.write(Scope::Platform).await?;
-        // First sight of a schedule only sets its next firing.
         let moved = tx.advance_sync_schedule(&idp.id, next, upcoming).await?;
         tx.commit().await?;
         if !(due && moved) {
@@ -81,6 +86,9 @@ mod tests {
         let t = Timestamp::from_unix_micros(1_800_000_000_000_000).unwrap(); // 2027-01-15T08:00:00Z
         let next = next_after("0 */5 * * * *", t).unwrap();
         assert_eq!(next.unix_seconds(), 1_800_000_000 + 300);
+        // A firing is on a second boundary, whatever the fraction of `after`.
+        let mid = Timestamp::from_unix_micros(1_800_000_000_400_000).unwrap();
+        assert_eq!(next_after("* * * * * *", mid).unwrap().unix_micros(), 1_800_000_001_000_000);
         assert!(next_after("not a cron", t).is_none());
     }
 }

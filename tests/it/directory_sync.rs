@@ -316,9 +316,9 @@ async fn openldap_sync_and_bind_login(s: TestServer) {
 }
 both!(openldap_sync_and_bind_login);
 
-/// `ldaps://` verified against the configured CA: a sync and a bind login
-/// work; the same server without its CA configured (the system roots do not
-/// know it) is refused, never "accept any certificate".
+/// `ldaps://` and StartTLS verified against the configured CA: syncs work;
+/// the same server without its CA configured (the system roots do not know
+/// it) is refused, never "accept any certificate".
 async fn ldaps_is_verified_against_the_configured_ca(s: TestServer) {
     let slapd = Slapd::start_with(20, 3, true);
     let (_, tenant) = s.partner_and_tenant("ldapsco").await;
@@ -341,6 +341,30 @@ async fn ldaps_is_verified_against_the_configured_ca(s: TestServer) {
     let run = sync(&s, trusted["id"].as_str().unwrap(), "full").await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["counts"]["users"]["created"], 20);
+    // StartTLS on the plain port, verified against the same CA (the test button binds and reads the root DSE).
+    let mut start_tls = slapd.idp_config();
+    start_tls["start_tls"] = json!(true);
+    start_tls["ca_pem"] = json!(ca);
+    let upgraded = s
+        .create(
+            "/identity-providers",
+            json!({"tenant_id": tenant["id"], "type": "ldap", "name": "StartTLS", "config": start_tls}),
+        )
+        .await;
+    let (_, t) =
+        s.admin(Method::POST, &format!("/identity-providers/{}/test", upgraded["id"].as_str().unwrap()), None).await;
+    assert_eq!(t["data"]["ok"], true, "StartTLS verified against the CA: {t}");
+    let mut unverified = slapd.idp_config();
+    unverified["start_tls"] = json!(true);
+    let plain = s
+        .create(
+            "/identity-providers",
+            json!({"tenant_id": tenant["id"], "type": "ldap", "name": "StartTLS no CA", "config": unverified}),
+        )
+        .await;
+    let (_, t) =
+        s.admin(Method::POST, &format!("/identity-providers/{}/test", plain["id"].as_str().unwrap()), None).await;
+    assert_eq!(t["data"]["ok"], false, "StartTLS without the CA is refused: {t}");
     let refused = sync(&s, untrusted["id"].as_str().unwrap(), "full").await;
     assert_eq!(refused["status"], "failed", "{refused}");
     assert!(refused["errors"].to_string().to_lowercase().contains("certificate"), "{refused}");
@@ -349,3 +373,51 @@ async fn ldaps_is_verified_against_the_configured_ca(s: TestServer) {
     assert_eq!(t["data"]["ok"], false, "{t}");
 }
 both!(ldaps_is_verified_against_the_configured_ca);
+
+/// A schedule fires one run per firing however many replicas tick at once,
+/// and a schedule edited at runtime takes effect at the next tick.
+async fn schedules_fire_once_across_replicas(s: TestServer) {
+    let slapd = Slapd::start(20, 3);
+    let (_, tenant) = s.partner_and_tenant("cronco").await;
+    let idp = s
+        .create(
+            "/identity-providers",
+            json!({"tenant_id": tenant["id"], "type": "ldap", "name": "Scheduled",
+                                              "config": slapd.idp_config(), "sync_schedule": "* * * * * *"}),
+        )
+        .await;
+    // The first tick only sets the next firing.
+    assert_eq!(scaikey::sync::schedule::tick(&s.svc).await.unwrap(), 0);
+    // Then two "replicas" tick together until a firing is due: one run starts.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let started = loop {
+        let (a, b) = tokio::join!(scaikey::sync::schedule::tick(&s.svc), scaikey::sync::schedule::tick(&s.svc));
+        let n = a.unwrap() + b.unwrap();
+        if n > 0 {
+            break n;
+        }
+        assert!(Instant::now() < deadline, "the schedule never fired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(started, 1, "one firing, one run");
+    let idp_id = idp["id"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, runs) = s.admin(Method::GET, &format!("/sync-runs?idp_id={idp_id}"), None).await;
+        let runs = runs["data"].as_array().unwrap().clone();
+        if runs.iter().any(|r| r["status"] == "succeeded") {
+            assert_eq!(runs.len(), 1, "{runs:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the scheduled run did not finish: {runs:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Removing the schedule at runtime stops it.
+    let (status, _) =
+        s.admin(Method::PATCH, &format!("/identity-providers/{idp_id}"), Some(json!({"sync_schedule": null}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut tx = s.svc.store.read(scaikey::store::Scope::Platform).await.unwrap();
+    assert!(tx.scheduled_idps().await.unwrap().iter().all(|(i, _)| i.id != idp_id), "no longer scheduled");
+    tx.commit().await.unwrap();
+}
+both!(schedules_fire_once_across_replicas);

@@ -1,0 +1,49 @@
+//! Everything periodic a server replica runs, started in one place.
+//!
+//! | job | every | exclusive across replicas by |
+//! |---|---|---|
+//! | signing keys: promote, rotate, reload; purge expired sessions, codes and tokens (`maintenance`) | 60 s (`keys::rotation::RELOAD_INTERVAL`) | the rotation lease in `keys::rotation`; purging is idempotent |
+//! | metrics upkeep (`telemetry::spawn_upkeep`) | 5 s | per replica (its own memory) |
+//! | directory-sync schedules (`sync::schedule`) | 15 s | a compare-and-set on each IdP's `next_run_at`, then the run's fenced lease |
+//!
+//! Jobs read time from the injected clock, so tests drive them by moving it
+//! and calling one tick (`sync::schedule::tick`) rather than sleeping.
+
+use std::sync::Arc;
+
+use crate::app::Services;
+
+/// Starts every job of a serving replica.
+pub fn spawn_all(svc: Arc<Services>) {
+    tokio::spawn(maintenance(Arc::clone(&svc)));
+    crate::telemetry::spawn_upkeep();
+    crate::sync::schedule::spawn(svc);
+}
+
+/// Every minute: promote and rotate signing keys, reload them (other
+/// replicas may have rotated), and purge expired sessions, codes and tokens.
+async fn maintenance(svc: Arc<Services>) {
+    let every = crate::keys::rotation::RELOAD_INTERVAL.unsigned_abs();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
+    loop {
+        tick.tick().await;
+        let clock = svc.clock.as_ref();
+        if let Err(e) =
+            svc.keys.maintain(&svc.store, clock, &svc.instance_id, crate::keys::rotation::DEFAULT_MAX_AGE).await
+        {
+            tracing::error!(error = %e, "signing-key maintenance failed");
+        }
+        let purged = async {
+            let mut tx = svc.store.write(crate::store::Scope::Platform).await?;
+            let n = tx.purge_expired(clock.now()).await?;
+            tx.commit().await?;
+            Ok::<u64, crate::store::StoreError>(n)
+        }
+        .await;
+        match purged {
+            Ok(n) if n > 0 => tracing::info!(purged = n, "expired sessions, codes and tokens removed"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "purge failed"),
+        }
+    }
+}
