@@ -58,7 +58,6 @@ pub async fn start(svc: &Services, idp: &IdentityProvider, mode: Option<&str>) -
     let cursor = tx.sync_cursor(&idp.id).await?;
     let mode = match mode {
         Some("full") => SyncMode::Full,
-        Some("delta") if cursor.is_some() => SyncMode::Delta,
         // A delta needs a completed run to start from.
         Some("delta") | None => {
             if cursor.is_some() {

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::directory_sync::sync;
+use crate::directory_sync::{peer_modify, sync};
 use crate::oidc_flow::{Browser, hidden};
 use crate::support::{Backend, TestServer};
 
@@ -41,24 +41,9 @@ impl SambaDc {
         SambaDc { info: serde_json::from_str(line.trim()).unwrap(), dir }
     }
 
+    /// Applies LDIF changes as the directory admin.
     fn modify(&self, ldif: &str) {
-        use std::io::Write;
-        let mut child = std::process::Command::new("python3")
-            .args([PEER, "modify", "--dir"])
-            .arg(&self.dir)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(ldif.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "ldapmodify failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        peer_modify(PEER, &self.dir, ldif);
     }
 }
 

@@ -54,23 +54,7 @@ impl Slapd {
 
     /// Applies LDIF changes as the directory admin.
     pub fn modify(&self, ldif: &str) {
-        use std::io::Write;
-        let mut child = std::process::Command::new("python3")
-            .args([PEER, "modify", "--dir"])
-            .arg(&self.dir)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(ldif.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "ldapmodify failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        peer_modify(PEER, &self.dir, ldif);
     }
 
     pub fn idp_config(&self) -> Value {
@@ -79,6 +63,28 @@ impl Slapd {
                "user_base_dn": i["user_base_dn"], "user_filter": "(objectClass=inetOrgPerson)",
                "group_base_dn": i["group_base_dn"], "login_attribute": "uid", "page_size": 500})
     }
+}
+
+/// `python3 <peer> modify --dir <dir>` with `ldif` on stdin (slapd.py and
+/// samba_dc.py share the command).
+pub fn peer_modify(peer: &str, dir: &Path, ldif: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("python3")
+        .args([peer, "modify", "--dir"])
+        .arg(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(ldif.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "ldapmodify failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 impl Drop for Slapd {

@@ -42,11 +42,6 @@ struct IdRow {
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-struct EpochRow {
-    epoch: i64,
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
 struct LinkRow {
     external_id: String,
     id: String,
@@ -87,17 +82,6 @@ impl Tx {
         Ok(rows.into_iter().map(|r| (r.external_id, r.id)).collect())
     }
 
-    /// The group synced from `external_id` at `idp_id`.
-    pub async fn linked_group(&mut self, idp_id: &str, external_id: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<IdRow> = self
-            .fetch_optional(
-                "SELECT group_id AS id FROM group_links WHERE idp_id = $1 AND external_id = $2",
-                vec![Arg::from(idp_id), Arg::from(external_id)],
-            )
-            .await?;
-        Ok(row.map(|r| r.id))
-    }
-
     /// Every group synced from `idp_id`: (external id, group id).
     pub async fn linked_groups(&mut self, idp_id: &str) -> Result<Vec<(String, String)>, StoreError> {
         let rows: Vec<LinkRow> = self
@@ -120,43 +104,6 @@ impl Tx {
         )
         .await?;
         Ok(())
-    }
-
-    /// Takes `name` for `holder` until `until` if it is free, expired or
-    /// already theirs; returns the lease's epoch, which moves whenever the
-    /// lease changes hands (`None` when someone else holds it).
-    pub async fn take_lease(
-        &mut self,
-        name: &str,
-        holder: &str,
-        now: Timestamp,
-        until: Timestamp,
-    ) -> Result<Option<i64>, StoreError> {
-        let sql = "INSERT INTO leases (name, holder, expires_at, epoch) VALUES ($1, $2, $3, 1) \
-                   ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at, \
-                   epoch = CASE WHEN leases.holder = excluded.holder THEN leases.epoch ELSE leases.epoch + 1 END \
-                   WHERE leases.expires_at <= $4 OR leases.holder = excluded.holder RETURNING epoch";
-        let row: Option<EpochRow> =
-            self.fetch_optional(sql, vec![name.into(), holder.into(), until.into(), now.into()]).await?;
-        Ok(row.map(|r| r.epoch))
-    }
-
-    /// Whether `holder` still holds `name` at `epoch`, locked until commit so
-    /// that nobody can take it over while this transaction writes (fencing).
-    pub async fn holds_lease(
-        &mut self,
-        name: &str,
-        holder: &str,
-        epoch: i64,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let sql = format!(
-            "SELECT epoch FROM leases WHERE name = $1 AND holder = $2 AND epoch = $3 AND expires_at > $4{}",
-            self.dialect().for_update()
-        );
-        let row: Option<EpochRow> =
-            self.fetch_optional(&sql, vec![name.into(), holder.into(), epoch.into(), now.into()]).await?;
-        Ok(row.is_some())
     }
 }
 
