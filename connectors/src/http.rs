@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
@@ -38,16 +39,45 @@ impl Http {
     /// Sends `request` and reads a JSON body of at most [`MAX_BODY`] bytes,
     /// with the status. `what` names the call in errors.
     pub async fn json(&self, request: RequestBuilder, what: &str) -> Result<(StatusCode, Value), ConnectorError> {
+        let (status, _, value) = self.json_with_headers(request, what).await?;
+        Ok((status, value))
+    }
+
+    async fn json_with_headers(
+        &self,
+        request: RequestBuilder,
+        what: &str,
+    ) -> Result<(StatusCode, HeaderMap, Value), ConnectorError> {
         let response = request
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
             .map_err(|e| ConnectorError::Unreachable(format!("{what}: {}", describe(&e))))?;
         let status = response.status();
+        let headers = response.headers().clone();
         let body = read_limited(response, what).await?;
         let value = serde_json::from_slice(&body)
             .map_err(|_| ConnectorError::Unreachable(format!("{what}: answered {status} without a JSON body")))?;
-        Ok((status, value))
+        Ok((status, headers, value))
+    }
+
+    /// GET `url` of a throttled API (Graph, Google's Admin SDK) with a bearer
+    /// `token`. A `429` or `503` (and Google's `403 rateLimitExceeded`) is
+    /// retried after the `Retry-After` the API asked for — never sooner —
+    /// or, without one, after an exponential backoff; at most
+    /// [`MAX_ATTEMPTS`] tries. Other answers are returned as they are.
+    pub async fn get_paced(&self, url: &str, token: &str, what: &str) -> Result<(StatusCode, Value), ConnectorError> {
+        let mut backoff = Duration::from_secs(1);
+        for _ in 1..MAX_ATTEMPTS {
+            let (status, headers, body) = self.json_with_headers(self.client.get(url).bearer_auth(token), what).await?;
+            if !throttled(status, &body) {
+                return Ok((status, body));
+            }
+            let wait = retry_after(&headers).unwrap_or(backoff).min(MAX_WAIT);
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(MAX_WAIT);
+        }
+        self.json(self.client.get(url).bearer_auth(token), what).await
     }
 
     /// GET `url` expecting `200` and a JSON object.
@@ -58,6 +88,30 @@ impl Http {
         }
         Ok(value)
     }
+}
+
+/// Tries of one throttled call before its answer is taken as it is.
+pub const MAX_ATTEMPTS: usize = 8;
+/// The longest wait between two tries.
+const MAX_WAIT: Duration = Duration::from_secs(300);
+
+fn throttled(status: StatusCode, body: &Value) -> bool {
+    let google_rate = status == StatusCode::FORBIDDEN
+        && body.pointer("/error/errors").and_then(Value::as_array).is_some_and(|es| {
+            es.iter().any(|e| {
+                e.get("reason")
+                    .and_then(Value::as_str)
+                    .is_some_and(|r| r.contains("RateLimitExceeded") || r == "rateLimitExceeded")
+            })
+        });
+    status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE || google_rate
+}
+
+/// `Retry-After` in seconds (the form Graph and Google send), rounded up
+/// by a tenth so a retry never lands early.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let secs: u64 = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs) + Duration::from_millis(100))
 }
 
 /// Reads the body, refusing more than [`MAX_BODY`] bytes.

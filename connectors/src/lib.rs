@@ -8,7 +8,8 @@
 //! and directory pages); the server provisions, maps and reconciles.
 //!
 //! [`Connector::open`] turns a config into capabilities: `redirect()`
-//! (OIDC, Entra ID, Google) today. Connectors talk to their upstream over
+//! (OIDC, Entra ID, Google), `saml()`, `password()` (LDAP bind) and
+//! `directory()` (sync from LDAP, Entra ID and Google). Connectors talk to their upstream over
 //! [`Http`] (bounded bodies, no redirects followed) and never to the store.
 //!
 //! Parsing collects every problem it finds ([`ConfigError::fields`]) so an
@@ -18,6 +19,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
+pub mod directory;
 pub mod entra;
 mod error;
 pub mod google;

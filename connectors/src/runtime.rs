@@ -1,12 +1,17 @@
 //! The connector runtime: a validated config opens into a [`Connector`]
 //! offering capabilities, each `None` when the upstream type lacks it —
-//! `redirect()` for OIDC-style logins and `saml()` for SAML 2.0 today;
-//! `password()` (LDAP bind) and `directory()` (sync) join as they are built. Opening does no
+//! `redirect()` for OIDC-style logins, `saml()` for SAML 2.0, `password()`
+//! (LDAP bind) and `directory()` (sync from LDAP, Entra ID, Google). Opening does no
 //! I/O; the server keeps opened connectors by IdP id and config version,
 //! so caches (discovery, keys, tokens) live as long as the config does.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
+use crate::directory::Directory;
+use crate::entra::{EntraDirectory, Graph};
+use crate::google::GoogleDirectory;
 use crate::http::Http;
 use crate::ldap::{LdapDirectory, LdapLogin};
 use crate::login::RedirectLogin;
@@ -23,6 +28,7 @@ pub struct Connector {
     oidc: Option<OidcLogin>,
     saml: Option<SamlLogin>,
     ldap: Option<(LdapLogin, LdapDirectory)>,
+    directory: Option<Box<dyn Directory>>,
 }
 
 impl Connector {
@@ -36,6 +42,13 @@ impl Connector {
         };
         let ldap = match &config {
             ConnectorConfig::Ldap(c) => Some((LdapLogin::new(c.clone()), LdapDirectory::new(c.clone()))),
+            _ => None,
+        };
+        let directory: Option<Box<dyn Directory>> = match &config {
+            ConnectorConfig::Entra(c) => Some(Box::new(EntraDirectory::new(Arc::new(Graph::new(http.clone(), c)), c))),
+            ConnectorConfig::Google(c) if c.service_account_json.is_some() => {
+                Some(Box::new(GoogleDirectory::new(http.clone(), c)))
+            }
             _ => None,
         };
         let oidc = match config {
@@ -76,7 +89,7 @@ impl Connector {
             )),
             ConnectorConfig::Saml(_) | ConnectorConfig::Ldap(_) => None,
         };
-        Self { kind, oidc, saml, ldap }
+        Self { kind, oidc, saml, ldap, directory }
     }
 
     /// The upstream type.
@@ -94,9 +107,13 @@ impl Connector {
         self.ldap.as_ref().map(|(l, _)| l)
     }
 
-    /// Directory sync (pages of users and groups).
-    pub fn directory(&self) -> Option<&LdapDirectory> {
-        self.ldap.as_ref().map(|(_, d)| d)
+    /// Directory sync (pages of users and groups): LDAP, Entra ID (Graph
+    /// delta queries), Google Workspace with a service account.
+    pub fn directory(&self) -> Option<&dyn Directory> {
+        match &self.ldap {
+            Some((_, d)) => Some(d as &dyn Directory),
+            None => self.directory.as_deref(),
+        }
     }
 
     /// SAML 2.0 logins (signed AuthnRequest, Response at the ACS).

@@ -23,7 +23,7 @@ pub async fn start(ctx: &Ctx<'_>, idp_id: &str, body: StartSync) -> Result<(Iden
     let started = engine::start(ctx.svc, &idp, body.mode.as_deref()).await.map_err(|e| match e {
         StartError::NotSupported => AdminError::Conflict {
             code: "sync.not_supported",
-            message: "this identity provider type does not sync (yet)",
+            message: "this identity provider does not sync (an entra IdP with a directory GUID, a google IdP with a service account, or ldap)",
         },
         StartError::AlreadyRunning => AdminError::Conflict {
             code: "sync.running",

@@ -20,6 +20,7 @@ pub mod events;
 pub mod groups;
 pub mod identities;
 pub mod ous;
+pub mod provision;
 pub mod rekey;
 pub mod users;
 

@@ -155,6 +155,39 @@ pub async fn resolve(tx: &mut Tx, tenant_id: &str, value: &str) -> Result<String
     parent.ok_or_else(|| AdminError::field("organizationalUnit", FORMS))
 }
 
+/// The id of the OU at `path` (`/Sales/EMEA`, as Google's `orgUnitPath`) in
+/// `tenant_id`, creating the units that are missing; `None` for the root.
+pub async fn ensure_path(
+    tx: &mut Tx,
+    w: &Writer<'_>,
+    tenant_id: &str,
+    path: &str,
+) -> Result<Option<String>, AdminError> {
+    if path.trim_matches('/').trim().is_empty() {
+        return Ok(None);
+    }
+    let Some(names) = path_of(path) else {
+        return Err(AdminError::field("organizationalUnit", FORMS));
+    };
+    let mut parent: Option<String> = None;
+    for name in names {
+        let id = match tx.ou_child_by_name(tenant_id, parent.as_deref(), &name).await? {
+            Some(id) => id,
+            None => {
+                let input = NewOrganizationalUnit {
+                    tenant_id: tenant_id.to_owned(),
+                    parent_id: parent.clone(),
+                    name,
+                    description: None,
+                };
+                create(tx, w, input).await?.id
+            }
+        };
+        parent = Some(id);
+    }
+    Ok(parent)
+}
+
 #[cfg(test)]
 mod tests {
     use super::path_of;

@@ -46,6 +46,30 @@ async fn finish(
     user: &mut User,
     password: Option<String>,
 ) -> Result<(), AdminError> {
+    normalize_and_validate(user)?;
+    if let Some(m) = &user.manager_id {
+        must_exist::<User>(tx, m, &tenant.id, "manager_id").await?;
+    }
+    if let Some(o) = &user.ou_id {
+        must_exist::<OrganizationalUnit>(tx, o, &tenant.id, "ou_id").await?;
+    }
+    if let Some(pw) = password {
+        match set_password(tx, &tenant.settings.password_policy, user, pw, w.now).await {
+            Ok(()) => {}
+            Err(PasswordError::Store(e)) => return Err(e.into()),
+            Err(PasswordError::Hash) => return Err(AdminError::Internal("password hashing failed".into())),
+            Err(e) => {
+                let errors =
+                    e.messages().into_iter().map(|message| FieldError { field: "password".into(), message }).collect();
+                return Err(AdminError::Invalid(errors));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The checks without I/O: identifiers normalized, then the user validated.
+pub(super) fn normalize_and_validate(user: &mut User) -> Result<(), AdminError> {
     let mut problems = Vec::new();
     match normalize::username(&user.user_name) {
         Ok(n) => user.user_name = n,
@@ -67,24 +91,6 @@ async fn finish(
         return Err(AdminError::Invalid(problems));
     }
     user.validate()?;
-    if let Some(m) = &user.manager_id {
-        must_exist::<User>(tx, m, &tenant.id, "manager_id").await?;
-    }
-    if let Some(o) = &user.ou_id {
-        must_exist::<OrganizationalUnit>(tx, o, &tenant.id, "ou_id").await?;
-    }
-    if let Some(pw) = password {
-        match set_password(tx, &tenant.settings.password_policy, user, pw, w.now).await {
-            Ok(()) => {}
-            Err(PasswordError::Store(e)) => return Err(e.into()),
-            Err(PasswordError::Hash) => return Err(AdminError::Internal("password hashing failed".into())),
-            Err(e) => {
-                let errors =
-                    e.messages().into_iter().map(|message| FieldError { field: "password".into(), message }).collect();
-                return Err(AdminError::Invalid(errors));
-            }
-        }
-    }
     Ok(())
 }
 

@@ -87,6 +87,26 @@ impl Tx {
         Ok(())
     }
 
+    /// Inserts `rows` in as few statements as the databases' bound on the
+    /// parameters of one statement allows (sync creates thousands at once).
+    pub async fn insert_many<E: Entity>(&mut self, rows: &[E]) -> Result<(), StoreError> {
+        // Under SQLite's 32,766 and PostgreSQL's 65,535.
+        const MAX_PARAMS: usize = 30_000;
+        let width = E::COLUMNS.len();
+        for chunk in rows.chunks((MAX_PARAMS / width).max(1)) {
+            let mut args = Vec::with_capacity(chunk.len() * width);
+            let mut tuples = Vec::with_capacity(chunk.len());
+            for e in chunk {
+                self.check_owner(e)?;
+                tuples.push(format!("({})", placeholders(args.len() + 1, width)));
+                args.extend(e.values());
+            }
+            let sql = format!("INSERT INTO {} ({}) VALUES {}", E::TABLE, E::COLUMNS.join(", "), tuples.join(", "));
+            self.execute(&sql, args).await?;
+        }
+        Ok(())
+    }
+
     /// Writes every column of an existing row inside the scope.
     pub async fn update<E: Entity>(&mut self, e: &E) -> Result<(), StoreError> {
         self.check_owner(e)?;

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use scaikey_connectors::ldap::{Page, SyncMode};
+use scaikey_connectors::directory::{Page, SyncMode};
 use tokio::sync::mpsc;
 
 use crate::app::Services;
@@ -48,7 +48,10 @@ fn lease_name(idp_id: &str) -> String {
 
 /// Records a run and takes the IdP's lease, or refuses when a run is going.
 pub async fn start(svc: &Services, idp: &IdentityProvider, mode: Option<&str>) -> Result<Started, StartError> {
-    if idp.kind != "ldap" {
+    // A config that does not open fails the run itself, with its reason.
+    if let Ok(c) = svc.federation.open(svc.keys.sealer(), idp)
+        && c.directory().is_none()
+    {
         return Err(StartError::NotSupported);
     }
     let now = svc.clock.now();
@@ -150,7 +153,9 @@ async fn pages(
     };
     // The connector reads ahead by at most two pages while one is written.
     let (sender, mut receiver) = mpsc::channel(2);
-    let reading = directory.run(mode, cursor, sender);
+    let clock = svc.clock.clone();
+    let now: scaikey_connectors::directory::Now = std::sync::Arc::new(move || clock.now().unix_seconds());
+    let reading = directory.run(mode, cursor, now, sender);
     let mut known: reconcile::Known = {
         let mut tx = svc.store.read(Scope::Tenant(idp.tenant_id.clone())).await.map_err(|e| e.to_string())?;
         let k = tx.identities_at(&idp.id).await.map_err(|e| e.to_string())?;
@@ -158,18 +163,22 @@ async fn pages(
         k.into_iter().collect()
     };
     let writing = async {
-        let mut present: Option<(Vec<String>, Vec<String>)> = None;
+        let mut gone: Option<reconcile::Gone> = None;
         while let Some(page) = receiver.recv().await {
             let page = page.map_err(|e| e.to_string())?;
-            // The present set is applied with the cursor that ends the run.
+            // What is gone upstream is applied with the cursor that ends the run.
             let page = match page {
                 Page::Present { users, groups } => {
-                    present = Some((users, groups));
+                    gone = Some(reconcile::Gone::AllBut { users, groups });
+                    continue;
+                }
+                Page::Removed { users, groups } => {
+                    gone = Some(reconcile::Gone::These { users, groups });
                     continue;
                 }
                 other => other,
             };
-            apply(svc, idp, run, &mut known, holder, epoch, mode, page, present.take()).await?;
+            apply(svc, idp, run, &mut known, holder, epoch, mode, page, gone.take()).await?;
             if let Some(p) = progress {
                 let _ = p.send(run.clone());
             }
@@ -191,7 +200,7 @@ async fn apply(
     epoch: i64,
     mode: SyncMode,
     page: Page,
-    present: Option<(Vec<String>, Vec<String>)>,
+    gone: Option<reconcile::Gone>,
 ) -> Result<(), String> {
     let now: Timestamp = svc.clock.now();
     let fail = |e: StoreError| e.to_string();
@@ -215,12 +224,12 @@ async fn apply(
         Page::Users(users) => reconcile::users(&mut tx, &w, idp, run, known, &users).await.map_err(fail)?,
         Page::Groups(groups) => reconcile::groups(&mut tx, &w, idp, run, known, &groups).await.map_err(fail)?,
         Page::Done { cursor } => {
-            if let Some((users, groups)) = present {
-                reconcile::present(&mut tx, &w, idp, run, known, &users, &groups).await.map_err(fail)??;
+            if let Some(gone) = gone {
+                reconcile::gone(&mut tx, &w, idp, run, known, gone).await.map_err(fail)??;
             }
             tx.set_sync_cursor(&idp.id, &cursor, mode == SyncMode::Full, now).await.map_err(fail)?;
         }
-        Page::Present { .. } => {}
+        Page::Present { .. } | Page::Removed { .. } => {}
     }
     run.updated_at = now;
     tx.update(&*run).await.map_err(fail)?;

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use scaikey_connectors::ldap::{DirectoryGroup, DirectoryUser};
+use scaikey_connectors::directory::{DirectoryGroup, DirectoryUser, Members};
 
 use crate::admin::AdminError;
 use crate::directory::{self, Writer};
@@ -18,7 +18,8 @@ use crate::store::{StoreError, Tx};
 /// up to date as it creates users), so a page costs one read of its users.
 pub type Known = HashMap<String, String>;
 
-/// Users created, updated or suspended as the directory describes them.
+/// Users created, updated or suspended as the directory describes them;
+/// the page's new users are created together.
 pub async fn users(
     tx: &mut Tx,
     w: &Writer<'_>,
@@ -30,11 +31,31 @@ pub async fn users(
     let ids: Vec<String> = page.iter().filter_map(|du| known.get(&du.identity.external_id).cloned()).collect();
     let mut existing: HashMap<String, User> =
         tx.users_by_ids(&ids).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
+    let mut new_users = Vec::new();
+    let mut ous: HashMap<&str, Option<String>> = HashMap::new();
     for du in page {
         let ext = &du.identity.external_id;
         let mut attrs = mapping::attributes(idp, &du.identity);
         let status = if du.disabled { UserStatus::Suspended } else { UserStatus::Active };
         attrs.status = Some(status);
+        if let Some(path) = du.ou_path.as_deref() {
+            let ou_id = match ous.get(path) {
+                Some(id) => id.clone(),
+                None => {
+                    let id = match directory::ous::ensure_path(tx, w, &idp.tenant_id, path).await {
+                        Ok(id) => id,
+                        Err(AdminError::Invalid(_)) => {
+                            run.error(ext, format!("the organizational unit {path:?} is not a valid path"));
+                            None
+                        }
+                        Err(e) => return Err(store_error(e)),
+                    };
+                    ous.insert(path, id.clone());
+                    id
+                }
+            };
+            attrs.ou_id = Some(ou_id);
+        }
         match known.get(ext).and_then(|id| existing.remove(id)) {
             Some(user) => {
                 let suspending = status == UserStatus::Suspended && user.status != UserStatus::Suspended;
@@ -48,54 +69,39 @@ pub async fn users(
                     }
                 }
             }
-            None => {
-                if let Some(id) = create_user(tx, w, idp, run, du, attrs).await? {
-                    known.insert(ext.clone(), id);
-                }
+            None => new_users.push((attrs, ext.clone())),
+        }
+    }
+    if new_users.is_empty() {
+        return Ok(());
+    }
+    let exts: Vec<String> = new_users.iter().map(|(_, ext)| ext.clone()).collect();
+    let created = directory::provision::create_many_linked(tx, w, &idp.tenant_id, &idp.id, new_users)
+        .await
+        .map_err(store_error)?;
+    for (ext, outcome) in exts.into_iter().zip(created) {
+        match outcome {
+            Ok(user) => {
+                run.counts.users.created += 1;
+                known.insert(ext, user.id);
+            }
+            Err(e) => {
+                run.counts.users.failed += 1;
+                run.error(&ext, refusal(&e));
             }
         }
     }
     Ok(())
 }
 
-async fn create_user(
-    tx: &mut Tx,
-    w: &Writer<'_>,
-    idp: &IdentityProvider,
-    run: &mut SyncRun,
-    du: &DirectoryUser,
-    mut attrs: UserAttributes,
-) -> Result<Option<String>, StoreError> {
-    let ext = &du.identity.external_id;
-    let name = attrs.user_name.clone().unwrap_or_default();
-    // Checked first: a failed insert would end a PostgreSQL transaction.
-    match tx.user_by_name(&idp.tenant_id, &name).await {
-        Ok(_) => {
-            run.counts.users.failed += 1;
-            run.error(ext, format!("a user named {name:?} already exists and is not linked to this directory"));
-            return Ok(None);
+/// A refused user's reason, for the run's per-object errors.
+fn refusal(e: &AdminError) -> String {
+    match e {
+        AdminError::Invalid(fields) => {
+            fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
         }
-        Err(StoreError::NotFound) => {}
-        Err(e) => return Err(e),
+        other => other.to_string(),
     }
-    attrs.tenant_id = Some(idp.tenant_id.clone());
-    match directory::users::create_linked(tx, w, attrs, Some((&idp.id, ext))).await {
-        Ok(user) => {
-            run.counts.users.created += 1;
-            return Ok(Some(user.id));
-        }
-        Err(AdminError::Invalid(fields)) => {
-            let why: Vec<String> = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
-            run.counts.users.failed += 1;
-            run.error(ext, why.join("; "));
-        }
-        Err(e @ (AdminError::Forbidden(_) | AdminError::Limit { .. })) => {
-            run.counts.users.failed += 1;
-            run.error(ext, e.to_string());
-        }
-        Err(e) => return Err(store_error(e)),
-    }
-    Ok(None)
 }
 
 /// Groups created or updated, then every group's direct members set (users
@@ -178,12 +184,23 @@ pub async fn groups(
     let mut members = tx.linked_group_members(&idp.id).await?;
     for dg in page {
         let Some(id) = ids.get(dg.external_id.as_str()) else { continue };
-        let wanted: Vec<String> = dg
-            .members
-            .iter()
-            .filter_map(|m| known.get(m).or_else(|| group_ids.get(m.as_str()).copied()).cloned())
-            .collect();
+        let resolve = |exts: &[String]| -> Vec<String> {
+            exts.iter().filter_map(|m| known.get(m).or_else(|| group_ids.get(m.as_str()).copied()).cloned()).collect()
+        };
         let current = members.remove(id).unwrap_or_default();
+        let wanted: Vec<String> = match &dg.members {
+            Members::All(all) => resolve(all),
+            Members::Changed { added, removed } => {
+                let removed: HashSet<String> = resolve(removed).into_iter().collect();
+                let mut wanted: Vec<String> = current.iter().filter(|m| !removed.contains(*m)).cloned().collect();
+                for m in resolve(added) {
+                    if !wanted.contains(&m) {
+                        wanted.push(m);
+                    }
+                }
+                wanted
+            }
+        };
         let (now_set, want_set): (HashSet<&String>, HashSet<&String>) =
             (current.iter().collect(), wanted.iter().collect());
         if now_set != want_set {
@@ -212,35 +229,60 @@ pub async fn groups(
     Ok(())
 }
 
+/// What the directory no longer has.
+pub enum Gone {
+    /// Everything but these external ids (a full list of what is there).
+    AllBut { users: Vec<String>, groups: Vec<String> },
+    /// These external ids (deleted or moved out of scope since the mark).
+    These { users: Vec<String>, groups: Vec<String> },
+}
+
 /// Everyone the store knows from this IdP but the directory no longer has:
 /// users are suspended (never deleted) and leave the directory's groups,
-/// groups are removed. An empty directory
-/// while users are known is refused: a wrong base DN must not suspend everyone.
-pub async fn present(
+/// groups are removed. An empty directory while users are known is
+/// refused: a wrong base DN must not suspend everyone.
+pub async fn gone(
     tx: &mut Tx,
     w: &Writer<'_>,
     idp: &IdentityProvider,
     run: &mut SyncRun,
     known: &Known,
-    users: &[String],
-    groups: &[String],
+    gone: Gone,
 ) -> Result<Result<(), String>, StoreError> {
-    if users.is_empty() && !known.is_empty() {
-        return Ok(Err(
-            "the directory returned no users; nobody was suspended (check user_base_dn and user_filter)".into()
-        ));
-    }
-    let here: HashSet<&str> = users.iter().map(String::as_str).collect();
-    let gone: Vec<String> =
-        known.iter().filter(|(ext, _)| !here.contains(ext.as_str())).map(|(_, id)| id.clone()).collect();
-    let ext_of: HashMap<&String, &String> = known.iter().map(|(ext, id)| (id, ext)).collect();
-    for user in tx.users_by_ids(&gone).await? {
+    let linked = tx.linked_groups(&idp.id).await?;
+    // (external id, id) of the users and groups that are gone.
+    type Pairs<'a> = Vec<(&'a String, &'a String)>;
+    let (users, groups): (Pairs, Pairs) = match &gone {
+        Gone::AllBut { users, groups } => {
+            if users.is_empty() && !known.is_empty() {
+                return Ok(Err(
+                    "the directory returned no users; nobody was suspended (check user_base_dn and user_filter)".into(),
+                ));
+            }
+            let users: HashSet<&str> = users.iter().map(String::as_str).collect();
+            let groups: HashSet<&str> = groups.iter().map(String::as_str).collect();
+            (
+                known.iter().filter(|(ext, _)| !users.contains(ext.as_str())).collect(),
+                linked.iter().filter(|(ext, _)| !groups.contains(ext.as_str())).map(|(e, i)| (e, i)).collect(),
+            )
+        }
+        Gone::These { users, groups } => {
+            let groups: HashSet<&str> = groups.iter().map(String::as_str).collect();
+            (
+                users.iter().filter_map(|ext| known.get_key_value(ext)).collect(),
+                linked.iter().filter(|(ext, _)| groups.contains(ext.as_str())).map(|(e, i)| (e, i)).collect(),
+            )
+        }
+    };
+    let ext_of: HashMap<&String, &String> = users.iter().map(|(ext, id)| (*id, *ext)).collect();
+    let gone_ids: Vec<String> = users.iter().map(|(_, id)| (*id).clone()).collect();
+    for user in tx.users_by_ids(&gone_ids).await? {
         if user.status == UserStatus::Suspended {
             continue;
         }
-        let (user_id, ext) = (&user.id, ext_of.get(&user.id).map(|e| e.as_str()).unwrap_or_default());
+        let ext = ext_of.get(&user.id).map(|e| e.as_str()).unwrap_or_default();
         let change = UserAttributes { status: Some(UserStatus::Suspended), ..Default::default() };
-        match directory::users::update(tx, w, user_id, change, None).await {
+        match directory::users::update(tx, w, &user.id, change, None).await {
             Ok(_) => run.counts.users.suspended += 1,
             Err(e @ (AdminError::Forbidden(_) | AdminError::Invalid(_))) => {
                 run.counts.users.failed += 1;
@@ -251,8 +293,9 @@ pub async fn present(
     }
     // Gone users leave the directory's groups too: AD removes a deleted
     // user from its groups without marking the groups changed.
-    let gone_set: HashSet<&String> = gone.iter().collect();
-    for (group_id, members) in tx.linked_group_members(&idp.id).await? {
+    let gone_set: HashSet<&String> = gone_ids.iter().collect();
+    let members = if gone_set.is_empty() { HashMap::new() } else { tx.linked_group_members(&idp.id).await? };
+    for (group_id, members) in members {
         let leaving: Vec<&String> = members.iter().filter(|m| gone_set.contains(m)).collect();
         if leaving.is_empty() {
             continue;
@@ -263,12 +306,8 @@ pub async fn present(
         }
         run.counts.groups.updated += 1;
     }
-    let here: HashSet<&str> = groups.iter().map(String::as_str).collect();
-    for (ext, group_id) in tx.linked_groups(&idp.id).await? {
-        if here.contains(ext.as_str()) {
-            continue;
-        }
-        let g: Group = tx.get_for_update(&group_id).await?;
+    for (_, group_id) in groups {
+        let g: Group = tx.get_for_update(group_id).await?;
         directory::groups::delete(tx, w, g).await.map_err(store_error)?;
         run.counts.groups.deleted += 1;
     }

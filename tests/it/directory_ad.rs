@@ -184,30 +184,41 @@ async fn active_directory_on_samba() {
     assert!(!sign_in(&issuer, &app, "user5@test.local", "Passw0rd-6!").await);
     assert!(!sign_in(&issuer, &app, "user_disabled@test.local", "Passw0rd-disabled!").await);
 
-    // Changes: a new user, a title, a disabled account, a deletion.
+    // Changes: a new user, a title, a disabled account, a deletion, a user
+    // moved out of the synced OU, a deleted group. The delta reads what
+    // changed, the tombstones (Show Deleted) and what left the scope.
     let password = STANDARD.encode("\"NewAd-pass-1!\"".encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>());
     dc.modify(&format!(
         "dn: CN=New Ad,OU=Sales,OU=People,DC=test,DC=local\nchangetype: add\nobjectClass: user\nsAMAccountName: newad\n\
          userPrincipalName: newad@test.local\ngivenName: New\nsn: Ad\nmail: newad@test.local\nunicodePwd:: {password}\nuserAccountControl: 512\n\n\
          dn: {}\nchangetype: modify\nreplace: title\ntitle: Domain Synchronizer\n\n\
          dn: {}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 514\n\n\
-         dn: {}\nchangetype: delete\n",
+         dn: {}\nchangetype: delete\n\n\
+         dn: {}\nchangetype: modrdn\nnewrdn: CN=User 10\ndeleteoldrdn: 1\nnewsuperior: CN=Users,DC=test,DC=local\n\n\
+         dn: CN=Platform,OU=Groups,DC=test,DC=local\nchangetype: delete\n",
         user_dn(7),
         user_dn(8),
-        user_dn(9)
+        user_dn(9),
+        user_dn(10)
     ));
     let delta = sync(&s, idp_id, "delta").await;
     assert_eq!(delta["status"], "succeeded", "{delta}");
     assert_eq!(delta["mode"], "delta");
     assert_eq!(delta["counts"]["users"]["created"], 1, "{delta}");
-    assert_eq!(delta["counts"]["users"]["suspended"], 2, "disabled and deleted: {delta}");
+    assert_eq!(delta["counts"]["users"]["suspended"], 3, "disabled, deleted, moved out: {delta}");
+    assert_eq!(delta["counts"]["groups"]["deleted"], 1, "{delta}");
+    assert!(delta["counts"]["users"]["unchanged"].as_u64().unwrap() < 5, "a delta reads what changed: {delta}");
+    assert_eq!(user_named(&s, &tid, "user10@test.local").await["status"], "suspended", "moved out of scope");
+    let (_, groups) = s.admin(Method::GET, &format!("/groups?tenant_id={tid}&limit=200"), None).await;
+    assert!(!groups["data"].as_array().unwrap().iter().any(|g| g["name"] == "Platform"), "{groups}");
     assert_eq!(user_named(&s, &tid, "user7@test.local").await["title"], "Domain Synchronizer");
     assert_eq!(user_named(&s, &tid, "user8@test.local").await["status"], "suspended");
     let user9 = user_named(&s, &tid, "user9@test.local").await;
     assert_eq!(user9["status"], "suspended");
-    // AD dropped the deleted user from its groups without marking them changed; so does the sync.
+    // AD dropped the deleted user from its groups without marking them
+    // changed; the sync drops it too, and the user who left the synced OU.
     let members = members_of(&s, &big_id).await;
-    assert_eq!(members.len() as u64, i["big_group_members"].as_u64().unwrap() - 1);
+    assert_eq!(members.len() as u64, i["big_group_members"].as_u64().unwrap() - 2);
     assert!(!members.contains(&user9["id"].as_str().unwrap().to_owned()));
     assert!(sign_in(&issuer, &app, "newad@test.local", "NewAd-pass-1!").await, "the new user signs in");
 }

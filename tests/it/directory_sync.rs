@@ -21,7 +21,7 @@ use crate::oidc_flow::{Browser, hidden, pkce_pair, query_param};
 use crate::support::TestServer;
 
 pub const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/ldap/slapd.py");
-const REDIRECT_URI: &str = "https://intranet.ldap.test/cb";
+pub const REDIRECT_URI: &str = "https://intranet.ldap.test/cb";
 
 /// A private slapd; stopped when dropped.
 pub struct Slapd {
@@ -110,14 +110,14 @@ pub async fn sync(s: &TestServer, idp_id: &str, mode: &str) -> Value {
     }
 }
 
-async fn user_named(s: &TestServer, tenant_id: &str, name: &str) -> Value {
+pub async fn user_named(s: &TestServer, tenant_id: &str, name: &str) -> Value {
     let (_, list) = s.admin(Method::GET, &format!("/users?tenant_id={tenant_id}&user_name={name}"), None).await;
     let found = list["data"].as_array().unwrap().iter().find(|u| u["user_name"] == name);
     let id = found.unwrap_or_else(|| panic!("no user {name}: {list}"))["id"].as_str().unwrap().to_owned();
     s.admin(Method::GET, &format!("/users/{id}"), None).await.1["data"].clone()
 }
 
-async fn group_named(s: &TestServer, tenant_id: &str, name: &str) -> Value {
+pub async fn group_named(s: &TestServer, tenant_id: &str, name: &str) -> Value {
     let (_, list) = s.admin(Method::GET, &format!("/groups?tenant_id={tenant_id}&name={name}&limit=200"), None).await;
     list["data"]
         .as_array()
@@ -128,7 +128,7 @@ async fn group_named(s: &TestServer, tenant_id: &str, name: &str) -> Value {
         .clone()
 }
 
-async fn member_count(s: &TestServer, group_id: &str) -> usize {
+pub async fn member_count(s: &TestServer, group_id: &str) -> usize {
     let mut count = 0;
     let mut after = String::new();
     loop {
@@ -150,7 +150,13 @@ fn user_dn(i: usize) -> String {
 }
 
 /// Signs in at the hosted page as `username`; returns the ID token's claims or the page.
-async fn sign_in(s: &TestServer, issuer: &str, app: &Value, username: &str, password: &str) -> Result<Value, String> {
+pub async fn sign_in(
+    s: &TestServer,
+    issuer: &str,
+    app: &Value,
+    username: &str,
+    password: &str,
+) -> Result<Value, String> {
     let mut b = Browser::new();
     let (verifier, challenge) = pkce_pair();
     let q = url::form_urlencoded::Serializer::new(String::new())
@@ -306,6 +312,26 @@ async fn openldap_sync_and_bind_login(s: TestServer) {
     for g in [&g4, &g2, &g1] {
         assert!(groups.contains(&g["id"]), "{} missing from {nested}", g["name"]);
     }
+    // And SCIM: the user's `groups` has group4 as direct, group2 and group1 as
+    // indirect (RFC 7643 §4.1.2); group2's `members` lists group4 as a Group.
+    let token = s.create("/scim-tokens", json!({"tenant_id": tid, "name": "reader"})).await;
+    let scim = |path: String| {
+        let req = s.http.get(format!("{}/scim/v2/tenants/ldapco{path}", s.base));
+        req.bearer_auth(token["token"].as_str().unwrap()).send()
+    };
+    let scim_user: Value =
+        scim(format!("/Users/{}", nested["sub"].as_str().unwrap())).await.unwrap().json().await.unwrap();
+    let kind_of = |g: &Value| {
+        let listed = scim_user["groups"].as_array().unwrap().iter().find(|m| m["value"] == g["id"]);
+        listed.unwrap_or_else(|| panic!("{} missing from {scim_user}", g["name"]))["type"].clone()
+    };
+    assert_eq!(kind_of(&g4), "direct");
+    assert_eq!((kind_of(&g2), kind_of(&g1)), (json!("indirect"), json!("indirect")));
+    let scim_g2: Value = scim(format!("/Groups/{}", g2["id"].as_str().unwrap())).await.unwrap().json().await.unwrap();
+    assert!(
+        scim_g2["members"].as_array().unwrap().iter().any(|m| m["value"] == g4["id"] && m["type"] == "Group"),
+        "{scim_g2}"
+    );
     let claims = sign_in(&s, &issuer, &app, "user43@example.test", "password-43").await.expect("by email");
     assert_eq!(claims["preferred_username"], "user43");
     let refused = sign_in(&s, &issuer, &app, "user42", "password-43").await.unwrap_err();

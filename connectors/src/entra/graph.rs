@@ -52,6 +52,11 @@ impl Graph {
         }
     }
 
+    /// The HTTP client Graph calls go through.
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
     /// An app-only Graph token for directory `tid`.
     pub async fn token(&self, tid: &str, now: i64) -> Result<String, ConnectorError> {
         if !is_plain_segment(tid) {

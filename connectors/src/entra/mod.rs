@@ -4,7 +4,9 @@
 //! `users/delta` and `groups/delta`.
 
 mod config;
+mod directory;
 mod graph;
 
 pub use config::{Config, DEFAULT_GRAPH_BASE_URL, DEFAULT_LOGIN_BASE_URL, EntraTenant};
+pub use directory::EntraDirectory;
 pub use graph::Graph;

@@ -4,8 +4,10 @@
 //! domain-wide delegation. This step holds the validated configuration only.
 
 mod config;
+mod directory;
 
 pub use config::{
     Config, DEFAULT_ACCOUNTS_BASE_URL, DEFAULT_CUSTOMER_ID, DEFAULT_DIRECTORY_BASE_URL, DEFAULT_TOKEN_URI,
     ServiceAccountKey,
 };
+pub use directory::GoogleDirectory;

@@ -7,6 +7,7 @@ use ldap3::SearchEntry;
 use serde_json::{Map, Value};
 
 use super::{Config, LdapFlavor};
+use crate::directory::DirectoryUser;
 use crate::login::UpstreamIdentity;
 
 /// LDAP attribute → the claim name the default mapping reads.
@@ -49,17 +50,6 @@ pub const USER_ATTRIBUTES: &[&str] = &[
     "uSNChanged",
 ];
 
-/// A user as the directory describes them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectoryUser {
-    /// The entry's DN (it moves on rename; the external id does not).
-    pub dn: String,
-    /// Disabled in the directory (AD `userAccountControl` bit 2).
-    pub disabled: bool,
-    /// The identity (external id, claims) the IdP's attribute mapping reads.
-    pub identity: UpstreamIdentity,
-}
-
 /// The canonical string of an AD objectGUID: the first three fields are
 /// little-endian on the wire.
 pub fn guid_string(bytes: &[u8]) -> Option<String> {
@@ -80,12 +70,22 @@ fn first<'e>(entry: &'e SearchEntry, name: &str) -> Option<&'e str> {
         .filter(|s| !s.is_empty())
 }
 
+/// The entry's objectGUID as its canonical string. ldap3 files a value
+/// under `bin_attrs` only when it is not valid UTF-8, so a GUID whose 16
+/// bytes happen to be (about one in 50,000) arrives as text: both are read.
+pub fn object_guid(entry: &SearchEntry) -> Option<String> {
+    if let Some((_, v)) = entry.bin_attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case("objectGUID")) {
+        return v.first().and_then(|b| guid_string(b));
+    }
+    let text = entry.attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case("objectGUID")).and_then(|(_, v)| v.first())?;
+    guid_string(text.as_bytes())
+}
+
 /// The entry's external id by the configured attribute.
 pub fn external_id(config: &Config, entry: &SearchEntry) -> Option<String> {
     let name = config.user_id_attribute.as_str();
     if name.eq_ignore_ascii_case("objectGUID") {
-        let raw = entry.bin_attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first());
-        return raw.and_then(|b| guid_string(b));
+        return object_guid(entry);
     }
     first(entry, name).map(|s| s.to_ascii_lowercase())
 }
@@ -121,6 +121,7 @@ pub fn user(config: &Config, entry: &SearchEntry) -> Option<DirectoryUser> {
     Some(DirectoryUser {
         dn: entry.dn.clone(),
         disabled,
+        ou_path: None,
         identity: UpstreamIdentity {
             external_id,
             claims,
@@ -141,5 +142,16 @@ mod tests {
         let wire = [0x78, 0x56, 0x34, 0x12, 0x34, 0x12, 0x78, 0x56, 0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x56, 0x78];
         assert_eq!(guid_string(&wire).unwrap(), "12345678-1234-5678-9abc-def012345678");
         assert!(guid_string(&wire[..15]).is_none());
+    }
+
+    #[test]
+    fn an_object_guid_that_is_valid_utf8_is_read_too() {
+        let ascii = *b"0123456789abcdef";
+        let mut e = SearchEntry { dn: "cn=x".into(), attrs: Default::default(), bin_attrs: Default::default() };
+        e.attrs.insert("objectGUID".into(), vec![String::from_utf8(ascii.to_vec()).unwrap()]);
+        assert_eq!(object_guid(&e).as_deref(), guid_string(&ascii).as_deref());
+        e.attrs.clear();
+        e.bin_attrs.insert("objectGUID".into(), vec![vec![0xff; 16]]);
+        assert_eq!(object_guid(&e).unwrap(), "ffffffff-ffff-ffff-ffff-ffffffffffff");
     }
 }

@@ -9,9 +9,10 @@ use ldap3::{Ldap, Scope, SearchEntry, ldap_escape};
 use tokio::sync::Mutex;
 
 use super::conn::{self, OP_TIMEOUT};
-use super::entry::{self, DirectoryUser, USER_ATTRIBUTES};
+use super::entry::{self, USER_ATTRIBUTES};
 use super::{Config, LdapFlavor};
 use crate::ConnectorError;
+use crate::directory::DirectoryUser;
 
 /// LDAP bind login against one directory.
 pub struct LdapLogin {

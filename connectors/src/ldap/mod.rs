@@ -2,6 +2,7 @@
 //! bind, directory sync by paged search (full and delta), objectGUID /
 //! entryUUID as the external id, nested groups, disabled accounts.
 
+mod ad;
 mod config;
 mod conn;
 mod entry;
@@ -9,6 +10,6 @@ mod login;
 mod sync;
 
 pub use config::{Config, DEFAULT_PAGE_SIZE, LdapFlavor, MAX_PAGE_SIZE};
-pub use entry::{DirectoryUser, guid_string};
+pub use entry::guid_string;
 pub use login::LdapLogin;
-pub use sync::{DirectoryGroup, LdapDirectory, Page, SyncMode};
+pub use sync::LdapDirectory;

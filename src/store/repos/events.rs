@@ -106,6 +106,36 @@ impl Tx {
         Ok(())
     }
 
+    /// Appends many audit records and change events in a few statements:
+    /// the events take a block of consecutive numbers from the counter row,
+    /// which stays locked until commit as for one event.
+    pub async fn append_audits_and_events(
+        &mut self,
+        audits: &[AuditEvent],
+        mut events: Vec<ChangeEvent>,
+    ) -> Result<(), StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Last {
+            last: i64,
+        }
+        if !events.is_empty() {
+            let n = events.len() as i64;
+            let sql = "UPDATE event_sequence SET last = last + $1 WHERE id = 1 RETURNING last";
+            let last = self.fetch_one::<Last>(sql, vec![Arg::from(n)]).await?.last;
+            for (seq, e) in (last - n + 1..).zip(events.iter_mut()) {
+                e.seq = seq;
+            }
+        }
+        // Like `append`: the logs are written regardless of the write scope.
+        let saved = std::mem::replace(&mut self.scope, crate::store::Scope::Platform);
+        let mut r = self.insert_many(audits).await;
+        if r.is_ok() {
+            r = self.insert_many(&events).await;
+        }
+        self.scope = saved;
+        r
+    }
+
     /// Events after `seq`, in order, within the scope.
     pub async fn events_after(&mut self, seq: i64, limit: usize) -> Result<Vec<ChangeEvent>, StoreError> {
         let mut args = vec![Arg::from(seq)];

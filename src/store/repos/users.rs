@@ -126,6 +126,31 @@ impl Tx {
         self.fetch_one(&sql, args).await
     }
 
+    /// Which of these user-name keys (`identifier::username_key`) users of
+    /// `tenant_id` already hold, in a query per thousand.
+    pub async fn taken_user_names(
+        &mut self,
+        tenant_id: &str,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Key {
+            user_name_lower: String,
+        }
+        let mut taken = std::collections::HashSet::new();
+        for chunk in keys.chunks(1000) {
+            let mut args = vec![Arg::from(tenant_id)];
+            args.extend(chunk.iter().map(Arg::from));
+            let list = crate::store::db::placeholders(2, chunk.len());
+            let scope = self.scope().predicate(User::SCOPE, &mut args);
+            let sql = format!(
+                "SELECT user_name_lower FROM users WHERE tenant_id = $1 AND user_name_lower IN ({list}) AND {scope}"
+            );
+            taken.extend(self.fetch_all::<Key>(&sql, args).await?.into_iter().map(|k| k.user_name_lower));
+        }
+        Ok(taken)
+    }
+
     pub async fn identities_of(&mut self, user_id: &str) -> Result<Vec<UserIdentity>, StoreError> {
         let mut args = vec![Arg::from(user_id)];
         let scope = self.scope().predicate(UserIdentity::SCOPE, &mut args);
