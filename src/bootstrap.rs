@@ -140,6 +140,7 @@ pub async fn run(svc: &Services, password: Option<String>) -> Result<BootstrapOu
                 token_signing_alg: None,
                 token_exchange_allowed: false,
                 sync_webhook_url: None,
+                sync_webhook_secret: None,
                 assigned_users: vec![],
                 assigned_groups: vec![],
                 first_party: true,

@@ -37,6 +37,10 @@ pub struct Config {
     /// Seconds a sync run's lease lasts without renewal (5–3600): how soon
     /// a run of a crashed replica can be taken over.
     pub sync_lease_seconds: u32,
+    /// Seconds a dispatcher's claim on a webhook delivery lasts (11–3600;
+    /// more than a send's 10 s timeout): how soon the deliveries a crashed
+    /// replica was sending are sent by another.
+    pub webhooks_lease_seconds: u32,
 }
 
 impl Default for Config {
@@ -53,6 +57,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             token_leeway_seconds: 5,
             sync_lease_seconds: 60,
+            webhooks_lease_seconds: 60,
         }
     }
 }
@@ -104,6 +109,7 @@ impl Config {
             "trusted_proxies",
             "token_leeway_seconds",
             "sync_lease_seconds",
+            "webhooks_lease_seconds",
         ]);
         fig = fig.merge(env).merge(Env::raw().only(&["database_url"]));
         let config: Config = fig.extract().map_err(|e| ConfigError::Load(e.to_string()))?;
@@ -112,6 +118,12 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(11..=3600).contains(&self.webhooks_lease_seconds) {
+            return Err(ConfigError::Invalid {
+                field: "webhooks_lease_seconds",
+                message: "must be 11 to 3600 seconds (more than a send's 10 s timeout)".into(),
+            });
+        }
         if !(5..=3600).contains(&self.sync_lease_seconds) {
             return Err(ConfigError::Invalid {
                 field: "sync_lease_seconds",

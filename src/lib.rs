@@ -23,3 +23,4 @@ pub mod scim_server;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod webhooks;

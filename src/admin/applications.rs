@@ -97,7 +97,7 @@ impl Simple for Application {
         } else {
             None
         };
-        let app = Application {
+        let mut app = Application {
             id: ctx.new_id("app"),
             tenant_id,
             partner_id,
@@ -117,6 +117,8 @@ impl Simple for Application {
             token_exchange_allowed: input.token_exchange_allowed,
             sync_webhook_url: input.sync_webhook_url,
             sync_webhook_secret_sealed: None,
+            sync_webhook_secret_previous_sealed: None,
+            sync_webhook_secret_previous_until: None,
             assigned_users: input.assigned_users,
             assigned_groups: input.assigned_groups,
             created_at: ctx.now,
@@ -130,6 +132,19 @@ impl Simple for Application {
         }
         app.validate()?;
         check_assignments(tx, &app).await?;
+        if app.sync_webhook_url.is_some() {
+            let s = match input.sync_webhook_secret {
+                Some(s) => webhook_secret(s)?,
+                None => {
+                    let s = super::webhooks::generate_secret();
+                    once.insert("sync_webhook_secret".into(), Value::String(s.clone()));
+                    s
+                }
+            };
+            super::webhooks::rotate(ctx, &mut app, &s);
+        } else if input.sync_webhook_secret.is_some() {
+            return Err(AdminError::field("sync_webhook_secret", "is only used with sync_webhook_url"));
+        }
         Ok(Created { entity: app, once })
     }
 
@@ -162,11 +177,22 @@ impl Simple for Application {
         if let Some(n) = p.name {
             app.name = n.trim().to_owned();
         }
+        if let Some(s) = p.sync_webhook_secret {
+            super::webhooks::rotate(ctx, &mut app, &webhook_secret(s)?);
+        }
         app.updated_at = ctx.now;
         app.validate()?;
         check_assignments(tx, &app).await?;
         Ok(app)
     }
+}
+
+/// A webhook secret an admin chose: long enough to resist guessing.
+fn webhook_secret(s: String) -> Result<String, AdminError> {
+    if !(24..=256).contains(&s.len()) || s.chars().any(char::is_control) {
+        return Err(AdminError::field("sync_webhook_secret", "must be 24 to 256 printable characters"));
+    }
+    Ok(s)
 }
 
 /// `POST /applications/{id}/secret`: a new secret replaces the old at once.

@@ -15,6 +15,7 @@ pub mod partners;
 pub mod sync;
 pub mod tenants;
 pub mod users;
+pub mod webhooks;
 
 use std::future::Future;
 

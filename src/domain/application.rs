@@ -131,6 +131,12 @@ pub struct Application {
     pub sync_webhook_url: Option<String>,
     #[serde(skip)]
     pub sync_webhook_secret_sealed: Option<String>,
+    /// The secret before the last rotation, still signing (both signatures
+    /// are sent) until `sync_webhook_secret_previous_until`.
+    #[serde(skip)]
+    pub sync_webhook_secret_previous_sealed: Option<String>,
+    #[serde(skip)]
+    pub sync_webhook_secret_previous_until: Option<Timestamp>,
     #[sqlx(json)]
     pub assigned_users: Vec<String>,
     #[sqlx(json)]
@@ -173,6 +179,9 @@ pub struct NewApplication {
     #[serde(default)]
     pub token_exchange_allowed: bool,
     pub sync_webhook_url: Option<String>,
+    /// The webhook signing secret (write-only; drawn by ScaiKey and shown
+    /// once when omitted while `sync_webhook_url` is set).
+    pub sync_webhook_secret: Option<String>,
     #[serde(default)]
     pub assigned_users: Vec<String>,
     #[serde(default)]
@@ -200,6 +209,9 @@ pub struct ApplicationPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub sync_webhook_url: Option<Option<String>>,
+    /// A new webhook signing secret (write-only); the previous one keeps
+    /// signing for 24 hours.
+    pub sync_webhook_secret: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub initiate_login_uri: Option<Option<String>>,

@@ -21,5 +21,6 @@ pub mod tenant;
 mod time;
 pub mod user;
 pub mod validate;
+pub mod webhook;
 
 pub use time::Timestamp;

@@ -52,6 +52,7 @@ pub fn register(reg: &mut Registry) {
     reg.read_only::<SigningKey>();
     reg.read_only::<AuditEvent>();
     reg.read_only::<crate::domain::sync_run::SyncRun>();
+    reg.read_only::<crate::domain::webhook::Delivery>();
     reg.extra_admin_operations();
 }
 
@@ -65,6 +66,10 @@ pub fn routes() -> Router<AppState> {
         .route("/identity-providers/{id}/test", post(test_idp))
         .route("/identity-providers/{id}/sync", post(start_sync))
         .route("/signing-keys/rotate", post(rotate_keys))
+        .route("/applications/{id}/webhook-secret", post(rotate_webhook_secret))
+        .route("/applications/{id}/webhooks/replay", post(replay_webhooks))
+        .route("/webhook-deliveries/{id}/attempts", get(delivery_attempts))
+        .route("/webhook-deliveries/{id}/redeliver", post(redeliver))
 }
 
 /// A JSON body in the admin envelope's terms: wrong media type → 415,
@@ -262,4 +267,39 @@ async fn rotate_keys(
     let rid = request_id::current();
     let keys = admin::misc::rotate_keys(&ctx(&svc, &caller, &rid), body).await?;
     Ok((StatusCode::CREATED, Json(json!({"data": keys}))).into_response())
+}
+
+async fn rotate_webhook_secret(
+    State(svc): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let rid = request_id::current();
+    Ok(Json(json!({"data": admin::webhooks::rotate_secret(&ctx(&svc, &caller, &rid), &id).await?})))
+}
+
+async fn replay_webhooks(
+    State(svc): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    AdminJson(body): AdminJson<admin::webhooks::Replay>,
+) -> Result<Response, ApiError> {
+    let rid = request_id::current();
+    let v = admin::webhooks::replay(&ctx(&svc, &caller, &rid), &id, body).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"data": v}))).into_response())
+}
+
+async fn delivery_attempts(
+    State(svc): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let rid = request_id::current();
+    Ok(Json(json!({"data": admin::webhooks::attempts(&ctx(&svc, &caller, &rid), &id).await?})))
+}
+
+async fn redeliver(State(svc): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let rid = request_id::current();
+    let v = admin::webhooks::redeliver(&ctx(&svc, &caller, &rid), &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"data": v}))).into_response())
 }

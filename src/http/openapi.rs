@@ -239,6 +239,29 @@ impl Registry {
             .parameter(path_param("id"))
             .response("200", ResponseBuilder::new().description("the new secret, shown once").build());
         self.document("/applications/{id}/secret", HttpMethod::Post, rotate);
+        let rotate = op("applications", "rotate_webhook_secret".into(), "Replace the webhook signing secret".into())
+            .parameter(path_param("id"))
+            .response(
+                "200",
+                ResponseBuilder::new()
+                    .description("the new secret, shown once; the previous one signs too for 24 h")
+                    .build(),
+            );
+        self.document("/applications/{id}/webhook-secret", HttpMethod::Post, rotate);
+        self.add_schema::<crate::admin::webhooks::Replay>();
+        let replay = op("applications", "replay_webhooks".into(), "Send the app's events from a seq again".into())
+            .parameter(path_param("id"))
+            .request_body(Some(body("Replay")))
+            .response("202", ResponseBuilder::new().description("the deliveries queued").build());
+        self.document("/applications/{id}/webhooks/replay", HttpMethod::Post, replay);
+        let attempts = op("webhook-deliveries", "list_delivery_attempts".into(), "Every attempt at a delivery".into())
+            .parameter(path_param("id"))
+            .response("200", ResponseBuilder::new().description("attempts, oldest first").build());
+        self.document("/webhook-deliveries/{id}/attempts", HttpMethod::Get, attempts);
+        let redeliver = op("webhook-deliveries", "redeliver".into(), "Send a delivery's body again".into())
+            .parameter(path_param("id"))
+            .response("202", json_response("the new delivery", envelope(schema_ref("Delivery"), false)));
+        self.document("/webhook-deliveries/{id}/redeliver", HttpMethod::Post, redeliver);
         self.add_schema::<crate::admin::misc::RotateKeys>();
         let keys = op("signing-keys", "rotate_signing_keys".into(), "Publish new signing keys (super admin)".into())
             .request_body(Some(body("RotateKeys")))

@@ -2,9 +2,10 @@
 //!
 //! | job | every | exclusive across replicas by |
 //! |---|---|---|
-//! | signing keys: promote, rotate, reload; purge expired sessions, codes and tokens (`maintenance`) | 60 s (`keys::rotation::RELOAD_INTERVAL`) | the rotation lease in `keys::rotation`; purging is idempotent |
+//! | signing keys: promote, rotate, reload; purge expired sessions, codes and tokens, and webhook deliveries settled 30 days ago (`maintenance`) | 60 s (`keys::rotation::RELOAD_INTERVAL`) | the rotation lease in `keys::rotation`; purging is idempotent |
 //! | metrics upkeep (`telemetry::spawn_upkeep`) | 5 s | per replica (its own memory) |
 //! | directory-sync schedules (`sync::schedule`) | 15 s | a compare-and-set on each IdP's `next_run_at`, then the run's fenced lease |
+//! | webhook fan-out and dispatch (`webhooks::spawn`) | 100 ms | the fan-out cursor row (locked, skipped by others); claims `FOR UPDATE SKIP LOCKED` |
 //!
 //! Jobs read time from the injected clock, so tests drive them by moving it
 //! and calling one tick (`sync::schedule::tick`) rather than sleeping.
@@ -17,7 +18,8 @@ use crate::app::Services;
 pub fn spawn_all(svc: Arc<Services>) {
     tokio::spawn(maintenance(Arc::clone(&svc)));
     crate::telemetry::spawn_upkeep();
-    crate::sync::schedule::spawn(svc);
+    crate::sync::schedule::spawn(Arc::clone(&svc));
+    crate::webhooks::spawn(svc);
 }
 
 /// Every minute: promote and rotate signing keys, reload them (other
@@ -35,7 +37,9 @@ async fn maintenance(svc: Arc<Services>) {
         }
         let purged = async {
             let mut tx = svc.store.write(crate::store::Scope::Platform).await?;
-            let n = tx.purge_expired(clock.now()).await?;
+            let mut n = tx.purge_expired(clock.now()).await?;
+            // Delivered and failed webhook deliveries are kept 30 days.
+            n += tx.purge_webhook_deliveries(clock.now().plus_seconds(-30 * 86_400)).await?;
             tx.commit().await?;
             Ok::<u64, crate::store::StoreError>(n)
         }

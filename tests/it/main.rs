@@ -25,3 +25,5 @@ mod ops;
 mod scim;
 mod scim_tester;
 mod sync_crash;
+mod webhooks;
+mod webhooks_processes;

@@ -42,7 +42,7 @@ pub struct TestServer {
     pub admin_token: String,
 }
 
-async fn fresh_postgres_url() -> String {
+pub async fn fresh_postgres_url() -> String {
     let admin_url =
         std::env::var("SCAIKEY_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let name = format!("scaikey_it_{}", scaikey::ids::random_base36(12));
@@ -57,6 +57,15 @@ async fn fresh_postgres_url() -> String {
 
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, Arc::new(SystemClock), |_| {}).await
+    }
+
+    /// A server on `clock`, with `tweak` applied to its configuration.
+    pub async fn start_with(
+        backend: Backend,
+        clock: scaikey::clock::SharedClock,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let dir = std::env::temp_dir().join(format!("scaikey-it-{}", scaikey::ids::random_base36(10)));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -64,7 +73,7 @@ impl TestServer {
             Backend::Sqlite => None,
             Backend::Postgres => Some(fresh_postgres_url().await),
         };
-        let config = Config {
+        let mut config = Config {
             listen: addr.to_string(),
             public_url: Some(format!("http://{addr}")),
             data_dir: dir,
@@ -73,7 +82,8 @@ impl TestServer {
             log: "warn".into(),
             ..Config::default()
         };
-        let svc = Services::start(config, Arc::new(SystemClock)).await.unwrap();
+        tweak(&mut config);
+        let svc = Services::start(config, clock).await.unwrap();
         let out = scaikey::bootstrap::run(&svc, svc.config.bootstrap_admin_password.clone()).await.unwrap();
         let router = scaikey::http::router(Arc::clone(&svc));
         tokio::spawn(async move {

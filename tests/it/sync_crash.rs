@@ -15,14 +15,30 @@ use crate::directory_sync::{Slapd, sync};
 use crate::support::{Backend, TestServer};
 
 /// The admin API of a server, by base URL and token.
-struct Api {
-    http: Client,
-    base: String,
-    token: String,
+pub struct Api {
+    pub http: Client,
+    pub base: String,
+    pub token: String,
 }
 
 impl Api {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    /// The admin API of the server at `base`, as the bootstrap app `boot`.
+    pub async fn bootstrap_app(base: &str, boot: &Value) -> Api {
+        let http = Client::new();
+        let r: Value = http
+            .post(format!("{base}/api/v1/platform/oauth/token"))
+            .basic_auth(boot["client_id"].as_str().unwrap(), boot["client_secret"].as_str())
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Api { http, base: base.to_owned(), token: r["access_token"].as_str().unwrap().to_owned() }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut req = self.http.request(method, format!("{}/api/v1/admin{path}", self.base)).bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);
@@ -33,7 +49,7 @@ impl Api {
         (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
     }
 
-    async fn all(&self, path: &str) -> Vec<Value> {
+    pub async fn all(&self, path: &str) -> Vec<Value> {
         let mut out = Vec::new();
         let mut cursor = String::new();
         loop {
@@ -78,23 +94,28 @@ impl Api {
 }
 
 /// `scaikey serve` as a child process on `dir`.
-struct Server {
-    child: tokio::process::Child,
+pub struct Server {
+    pub child: tokio::process::Child,
 }
 
 async fn serve(dir: &std::path::Path, listen: &str) -> Server {
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scaikey"))
+    serve_with(dir, listen, &[]).await
+}
+
+/// `scaikey serve` on `dir` (SQLite) unless `env` names a `DATABASE_URL`.
+pub async fn serve_with(dir: &std::path::Path, listen: &str, env: &[(&str, &str)]) -> Server {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_scaikey"));
+    command
         .arg("serve")
         .env("SCAIKEY_DATA_DIR", dir)
         .env("SCAIKEY_LISTEN", listen)
         .env("SCAIKEY_SYNC_LEASE_SECONDS", "5")
         .env("SCAIKEY_LOG", "warn")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        .env_remove("DATABASE_URL");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let child = command.stdout(Stdio::null()).stderr(Stdio::inherit()).kill_on_drop(true).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while reqwest::get(format!("http://{listen}/health")).await.is_err() {
         assert!(Instant::now() < deadline, "scaikey serve did not come up");
@@ -134,20 +155,7 @@ async fn a_sync_killed_mid_run_resumes_to_the_same_state() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
     let mut server = serve(&dir, &listen).await;
-    let http = Client::new();
-    let token_of = |r: Value| r["access_token"].as_str().unwrap().to_owned();
-    let token = token_of(
-        http.post(format!("http://{listen}/api/v1/platform/oauth/token"))
-            .basic_auth(boot["client_id"].as_str().unwrap(), boot["client_secret"].as_str())
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap(),
-    );
-    let victim = Api { http: http.clone(), base: format!("http://{listen}"), token };
+    let victim = Api::bootstrap_app(&format!("http://{listen}"), &boot).await;
     let (_, partner) = victim.call(Method::POST, "/partners", Some(json!({"name": "Crash MSP"}))).await;
     let (_, tenant2) = victim
         .call(

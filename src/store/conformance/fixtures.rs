@@ -121,6 +121,8 @@ pub fn app(t: &Tenant) -> Application {
         token_exchange_allowed: false,
         sync_webhook_url: None,
         sync_webhook_secret_sealed: None,
+        sync_webhook_secret_previous_sealed: None,
+        sync_webhook_secret_previous_until: None,
         assigned_users: vec![],
         assigned_groups: vec![],
         created_at: now(),

@@ -27,6 +27,8 @@ impl Entity for Application {
         "token_exchange_allowed" => self.token_exchange_allowed.into(),
         "sync_webhook_url" => (&self.sync_webhook_url).into(),
         "sync_webhook_secret_sealed" => (&self.sync_webhook_secret_sealed).into(),
+        "sync_webhook_secret_previous_sealed" => (&self.sync_webhook_secret_previous_sealed).into(),
+        "sync_webhook_secret_previous_until" => self.sync_webhook_secret_previous_until.into(),
         "assigned_users" => json(&self.assigned_users),
         "assigned_groups" => json(&self.assigned_groups),
         "created_at" => self.created_at.into(),

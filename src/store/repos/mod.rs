@@ -13,5 +13,6 @@ pub mod saml;
 pub mod scim;
 pub mod sync;
 pub mod users;
+pub mod webhooks;
 
 pub use users::PasswordHistoryRow;
