@@ -63,6 +63,11 @@ pub enum Command {
         /// Groups in that directory.
         #[arg(long, default_value_t = 1000)]
         ldap_groups: usize,
+        /// Instead, time webhooks: a burst of this many changes from commit
+        /// to a local receiver (p50/p99), and login p99 with the receiver
+        /// up and down.
+        #[arg(long)]
+        webhook_events: Option<usize>,
     },
 }
 
@@ -137,8 +142,14 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Sync { command: SyncCommand::Run { idp, mode } } => crate::sync::cli::run(config, &idp, mode).await?,
-        Command::Bench { seconds, scim_users, ldap_users, ldap_groups } => {
-            crate::bench::run(config, seconds, scim_users, ldap_users.map(|u| (u, ldap_groups))).await?
+        Command::Bench { seconds, scim_users, ldap_users, ldap_groups, webhook_events } => {
+            let workload = match (scim_users, ldap_users, webhook_events) {
+                (Some(n), _, _) => crate::bench::Workload::Scim(n),
+                (_, Some(u), _) => crate::bench::Workload::Ldap(u, ldap_groups),
+                (_, _, Some(n)) => crate::bench::Workload::Webhooks(n),
+                _ => crate::bench::Workload::Tokens,
+            };
+            crate::bench::run(config, seconds, workload).await?
         }
     }
     Ok(())

@@ -146,6 +146,23 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
+/// The access token of a token endpoint's answer and its lifetime in
+/// seconds (60 s to a day; an hour when not said), or why there is none.
+pub fn access_token(status: StatusCode, body: &Value, what: &str) -> Result<(String, i64), ConnectorError> {
+    if !status.is_success() {
+        return Err(match oauth_error(body) {
+            Some(error) => ConnectorError::Refused { error },
+            None => ConnectorError::Unreachable(format!("{what}: answered {status}")),
+        });
+    }
+    let token = body
+        .get("access_token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ConnectorError::Unreachable(format!("{what}: no access_token")))?
+        .to_owned();
+    Ok((token, body.get("expires_in").and_then(Value::as_i64).unwrap_or(3600).clamp(60, 86_400)))
+}
+
 /// The OAuth `error` of an error body, if it has one.
 pub fn oauth_error(body: &Value) -> Option<String> {
     body.get("error").and_then(Value::as_str).filter(|e| e.len() <= 64).map(str::to_owned)

@@ -5,6 +5,7 @@
 
 pub mod scim;
 pub mod sync;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,14 +39,29 @@ where
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-pub async fn run(
-    mut config: Config,
-    seconds: u64,
-    scim_users: Option<usize>,
-    ldap: Option<(usize, usize)>,
-) -> Result<(), Box<dyn std::error::Error>> {
+/// What `scaikey bench` measures.
+pub enum Workload {
+    /// client_credentials tokens, refresh grants and logins (the default).
+    Tokens,
+    /// SCIM with this many users.
+    Scim(usize),
+    /// Directory sync of (users, groups) from slapd.
+    Ldap(usize, usize),
+    /// Webhooks: a burst of this many changes.
+    Webhooks(usize),
+}
+
+pub async fn run(mut config: Config, seconds: u64, workload: Workload) -> Result<(), Box<dyn std::error::Error>> {
+    let (scim_users, ldap, hooks) = match workload {
+        Workload::Tokens => (None, None, None),
+        Workload::Scim(n) => (Some(n), None, None),
+        Workload::Ldap(u, g) => (None, Some((u, g)), None),
+        Workload::Webhooks(n) => (None, None, Some(n)),
+    };
     let dir = std::env::temp_dir().join(format!("scaikey-bench-{}", crate::ids::random_base36(8)));
     config.data_dir = dir.clone();
+    // The bench's receiver listens on loopback.
+    config.webhooks_allow_private |= hooks.is_some();
     let svc = Services::start(config, Arc::new(SystemClock)).await?;
     let principal = Principal {
         kind: ActorKind::User,
@@ -58,6 +74,12 @@ pub async fn run(
     let ctx = Ctx { svc: &svc, principal: &principal, request_id: &rid, now: svc.clock.now() };
     if let Some((users, groups)) = ldap {
         let outcome = sync::run(&svc, &ctx, users, groups).await;
+        drop(svc);
+        std::fs::remove_dir_all(dir).ok();
+        return outcome;
+    }
+    if let Some(n) = hooks {
+        let outcome = webhooks::run(&svc, &ctx, n).await;
         drop(svc);
         std::fs::remove_dir_all(dir).ok();
         return outcome;
@@ -164,9 +186,6 @@ async fn user_flows(svc: &Services, ctx: &Ctx<'_>, seconds: u64) -> Result<(), B
     use crate::domain::partner::{NewPartner, Partner};
     use crate::domain::tenant::{NewTenant, Tenant};
     use crate::domain::user::{User, UserAttributes};
-    use crate::login::{self as flow, FlowOutcome};
-    use crate::oauth::authorize::{self, Browser, Outcome};
-
     let partner =
         admin::create::<Partner>(ctx, NewPartner { name: "bench".into(), limits: Default::default() }).await?;
     let tenant = admin::create::<Tenant>(
@@ -274,45 +293,49 @@ async fn user_flows(svc: &Services, ctx: &Ctx<'_>, seconds: u64) -> Result<(), B
         ("redirect_uri".to_owned(), "https://bench.test/cb".to_owned()),
         ("scope".to_owned(), "openid".to_owned()),
     ];
-    let logins = rate(seconds, || {
-        let (issuer, query, password) = (&issuer, &query, &password);
-        async move {
-            let Outcome::Redirect { location, .. } =
-                authorize::authorize(svc, issuer, query, &Browser { cookies: None }).await
-            else {
-                return false;
-            };
-            let Some(request) = location.split("request=").nth(1).map(str::to_owned) else { return false };
-            let cookie = format!("sk_login={request}");
-            let browser = Browser { cookies: Some(&cookie) };
-            let csrf = |o: &FlowOutcome| match o {
-                FlowOutcome::Page { page, .. } => Some(page.csrf_token.clone()),
-                FlowOutcome::Done(_) => None,
-            };
-            let Some(c) = flow::show(svc, issuer, &request, &browser).await.ok().as_ref().and_then(csrf) else {
-                return false;
-            };
-            let form = vec![
-                ("request".to_owned(), request.clone()),
-                ("csrf_token".to_owned(), c),
-                ("username".to_owned(), "bench@bench.test".to_owned()),
-            ];
-            let Some(c) = flow::submit(svc, issuer, &form, &browser, None).await.ok().as_ref().and_then(csrf) else {
-                return false;
-            };
-            let form = vec![
-                ("request".to_owned(), request.clone()),
-                ("csrf_token".to_owned(), c),
-                ("password".to_owned(), password.clone()),
-            ];
-            matches!(
-                flow::submit(svc, issuer, &form, &browser, None).await,
-                Ok(FlowOutcome::Done(Outcome::Redirect { .. }))
-            )
-        }
-    })
-    .await;
+    let logins = rate(seconds, || login(svc, &issuer, &query, "bench@bench.test", &password)).await;
     println!("refresh_token grants/s (RS256, rotation included): {refresh:.0}");
     println!("password logins/s (authorize → identifier → password → code; argon2id-bound): {logins:.1}");
     Ok(())
+}
+
+/// One complete password login through the services (authorize, login
+/// page, identifier, password, code); whether it ended in the redirect.
+pub(crate) async fn login(
+    svc: &Services,
+    issuer: &Issuer,
+    query: &[(String, String)],
+    username: &str,
+    password: &str,
+) -> bool {
+    use crate::login::{self as flow, FlowOutcome};
+    use crate::oauth::authorize::{self, Browser, Outcome};
+    let Outcome::Redirect { location, .. } = authorize::authorize(svc, issuer, query, &Browser { cookies: None }).await
+    else {
+        return false;
+    };
+    let Some(request) = location.split("request=").nth(1).map(str::to_owned) else { return false };
+    let cookie = format!("sk_login={request}");
+    let browser = Browser { cookies: Some(&cookie) };
+    let csrf = |o: &FlowOutcome| match o {
+        FlowOutcome::Page { page, .. } => Some(page.csrf_token.clone()),
+        FlowOutcome::Done(_) => None,
+    };
+    let Some(c) = flow::show(svc, issuer, &request, &browser).await.ok().as_ref().and_then(csrf) else {
+        return false;
+    };
+    let form = vec![
+        ("request".to_owned(), request.clone()),
+        ("csrf_token".to_owned(), c),
+        ("username".to_owned(), username.to_owned()),
+    ];
+    let Some(c) = flow::submit(svc, issuer, &form, &browser, None).await.ok().as_ref().and_then(csrf) else {
+        return false;
+    };
+    let form = vec![
+        ("request".to_owned(), request.clone()),
+        ("csrf_token".to_owned(), c),
+        ("password".to_owned(), password.to_owned()),
+    ];
+    matches!(flow::submit(svc, issuer, &form, &browser, None).await, Ok(FlowOutcome::Done(Outcome::Redirect { .. })))
 }

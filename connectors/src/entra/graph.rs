@@ -12,7 +12,7 @@ use tokio::sync::Mutex;
 
 use super::Config;
 use crate::ConnectorError;
-use crate::http::{Http, oauth_error};
+use crate::http::{Http, access_token};
 
 /// A token is renewed this many seconds before it expires.
 const RENEW_BEFORE: i64 = 120;
@@ -76,18 +76,7 @@ impl Graph {
             ("scope", scope.as_str()),
         ];
         let (status, body) = self.http.json(self.http.client().post(&url).form(&form), "Graph token").await?;
-        if !status.is_success() {
-            return Err(match oauth_error(&body) {
-                Some(error) => ConnectorError::Refused { error },
-                None => ConnectorError::Unreachable(format!("Graph token: answered {status}")),
-            });
-        }
-        let token = body
-            .get("access_token")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ConnectorError::Unreachable("Graph token: no access_token".into()))?
-            .to_owned();
-        let lifetime = body.get("expires_in").and_then(Value::as_i64).unwrap_or(3600).clamp(60, 86_400);
+        let (token, lifetime) = access_token(status, &body, "Graph token")?;
         self.tokens.lock().await.insert(tid.to_owned(), (token.clone(), now + lifetime));
         Ok(token)
     }

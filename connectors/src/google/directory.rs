@@ -25,7 +25,7 @@ use tokio::sync::Mutex;
 use super::{Config, ServiceAccountKey};
 use crate::ConnectorError;
 use crate::directory::{self, Directory, DirectoryGroup, DirectoryUser, Members, Now, Page, PageSender, SyncMode};
-use crate::http::{Http, oauth_error};
+use crate::http::{Http, access_token};
 use crate::login::{BoxFuture, UpstreamIdentity};
 
 /// What the service account asks for: read-only users and groups (members included).
@@ -86,18 +86,7 @@ impl GoogleDirectory {
         let form = [("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion.as_str())];
         let (status, body) =
             self.http.json(self.http.client().post(&self.token_uri).form(&form), "Google token").await?;
-        if !status.is_success() {
-            return Err(match oauth_error(&body) {
-                Some(error) => ConnectorError::Refused { error },
-                None => ConnectorError::Unreachable(format!("Google token: answered {status}")),
-            });
-        }
-        let token = body
-            .get("access_token")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ConnectorError::Unreachable("Google token: no access_token".into()))?
-            .to_owned();
-        let lifetime = body.get("expires_in").and_then(Value::as_i64).unwrap_or(3600).clamp(60, 86_400);
+        let (token, lifetime) = access_token(status, &body, "Google token")?;
         *self.token.lock().await = Some((token.clone(), now + lifetime));
         Ok(token)
     }
