@@ -8,6 +8,7 @@
 
 pub mod applications;
 pub mod authz;
+pub mod factors;
 pub mod groups;
 pub mod identity_providers;
 pub mod misc;

@@ -17,6 +17,7 @@
 //! Identifiers are normalized with `domain::identifier` (PRECIS) on the way in.
 
 pub mod events;
+pub mod factors;
 pub mod groups;
 pub mod identities;
 pub mod ous;

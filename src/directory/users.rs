@@ -21,7 +21,7 @@ use super::events::{self, user_payload};
 use crate::domain::identifier as normalize;
 
 /// Refuses (403) when `user` holds a role the writer's authority does not cover.
-async fn guard_wider_admin(tx: &mut Tx, w: &Writer<'_>, user: &User) -> Result<(), AdminError> {
+pub(super) async fn guard_wider_admin(tx: &mut Tx, w: &Writer<'_>, user: &User) -> Result<(), AdminError> {
     let roles = tx.all_roles_of_user(&user.id).await?;
     if roles.iter().all(|r| covers(&w.authority, r)) {
         return Ok(());

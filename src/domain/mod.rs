@@ -6,6 +6,7 @@ pub mod agent;
 pub mod application;
 pub mod audit;
 pub mod consent;
+pub mod factor;
 pub mod group;
 pub mod identifier;
 pub mod idp;

@@ -64,6 +64,14 @@ pub enum LoginState {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         asserted: Option<Box<scaikey_connectors::UpstreamIdentity>>,
     },
+    /// The first factor (`amr`) is proven; asks for a TOTP or recovery code.
+    Mfa { user_id: String, amr: Vec<String> },
+    /// Enrolls a TOTP authenticator (MFA required, or offered when
+    /// `optional`); the new secret waits here, sealed, until a first code
+    /// confirms it.
+    EnrollTotp { user_id: String, amr: Vec<String>, secret_sealed: String, optional: bool },
+    /// The recovery codes of the new enrollment, shown once (sealed here).
+    RecoveryCodes { user_id: String, amr: Vec<String>, codes_sealed: String },
 }
 
 impl LoginState {
@@ -77,6 +85,9 @@ impl LoginState {
             LoginState::Upstream { .. } => "upstream",
             // The same form as a local password.
             LoginState::DirectoryPassword { .. } => "password",
+            LoginState::Mfa { .. } => "mfa",
+            LoginState::EnrollTotp { .. } => "enroll_totp",
+            LoginState::RecoveryCodes { .. } => "recovery_codes",
         }
     }
 
@@ -93,7 +104,11 @@ impl LoginState {
         match self {
             LoginState::Identifier | LoginState::Upstream { .. } | LoginState::DirectoryPassword { .. } => None,
             LoginState::Password { user_id } => user_id.as_deref(),
-            LoginState::ChangePassword { user_id } | LoginState::Consent { user_id } => Some(user_id),
+            LoginState::ChangePassword { user_id }
+            | LoginState::Consent { user_id }
+            | LoginState::Mfa { user_id, .. }
+            | LoginState::EnrollTotp { user_id, .. }
+            | LoginState::RecoveryCodes { user_id, .. } => Some(user_id),
         }
     }
 }

@@ -66,6 +66,7 @@ pub fn routes() -> Router<AppState> {
         .route("/identity-providers/{id}/test", post(test_idp))
         .route("/identity-providers/{id}/sync", post(start_sync))
         .route("/signing-keys/rotate", post(rotate_keys))
+        .route("/users/{id}/factors", get(list_factors).delete(reset_factors))
         .route("/applications/{id}/webhook-secret", post(rotate_webhook_secret))
         .route("/applications/{id}/webhooks/replay", post(replay_webhooks))
         .route("/webhook-deliveries/{id}/attempts", get(delivery_attempts))
@@ -302,4 +303,22 @@ async fn redeliver(State(svc): State<AppState>, caller: Caller, Path(id): Path<S
     let rid = request_id::current();
     let v = admin::webhooks::redeliver(&ctx(&svc, &caller, &rid), &id).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"data": v}))).into_response())
+}
+
+async fn list_factors(
+    State(svc): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let rid = request_id::current();
+    Ok(Json(json!({"data": admin::factors::list(&ctx(&svc, &caller, &rid), &id).await?})))
+}
+
+async fn reset_factors(
+    State(svc): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let rid = request_id::current();
+    Ok(Json(json!({"data": admin::factors::reset(&ctx(&svc, &caller, &rid), &id).await?})))
 }

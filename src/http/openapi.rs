@@ -248,6 +248,14 @@ impl Registry {
                     .build(),
             );
         self.document("/applications/{id}/webhook-secret", HttpMethod::Post, rotate);
+        let factors = op("users", "list_user_factors".into(), "A user's MFA factors and recovery codes left".into())
+            .parameter(path_param("id"))
+            .response("200", ResponseBuilder::new().description("factors (never their secrets)").build());
+        self.document("/users/{id}/factors", HttpMethod::Get, factors);
+        let reset = op("users", "reset_user_factors".into(), "Remove every MFA factor of a user".into())
+            .parameter(path_param("id"))
+            .response("200", ResponseBuilder::new().description("factors removed; the user enrolls again").build());
+        self.document("/users/{id}/factors", HttpMethod::Delete, reset);
         self.add_schema::<crate::admin::webhooks::Replay>();
         let replay = op("applications", "replay_webhooks".into(), "Send the app's events from a seq again".into())
             .parameter(path_param("id"))

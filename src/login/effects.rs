@@ -9,6 +9,7 @@ use crate::authn::session;
 use crate::directory::{self, Actor, Writer};
 use crate::domain::Timestamp;
 use crate::domain::consent::{Consent, needs_consent};
+use crate::domain::factor::{Factor, TOTP};
 use crate::domain::oidc::{LoginRequest, Session};
 use crate::domain::tenant::Tenant;
 use crate::domain::user::{User, UserAttributes};
@@ -21,12 +22,60 @@ use super::{Effect, FlowOutcome, Loaded, expired};
 
 /// Applies one effect; `Ok(Err(message))` is a refusal to show the user.
 pub async fn apply(
+    svc: &Services,
     tx: &mut Tx,
     loaded: &Loaded,
     effect: Effect,
     now: Timestamp,
 ) -> Result<Result<(), String>, StoreError> {
     match effect {
+        Effect::TotpUsed { factor_id, step } => {
+            // Two submits of one code (or a replay within its step): one wins.
+            if !tx.use_totp_step(&factor_id, step, now).await? {
+                return Ok(Err(super::mfa::CODE_USED.into()));
+            }
+        }
+        Effect::RecoveryCodeUsed { user_id, code_hash } => {
+            if !tx.use_recovery_code(&user_id, &code_hash, now).await? {
+                return Ok(Err(super::mfa::WRONG_CODE.into()));
+            }
+            let left = tx.recovery_codes_left(&user_id).await?;
+            tracing::info!(target: "audit", action = "user.recovery_code_used", user_id = %user_id, left, "recovery code used at sign-in");
+        }
+        Effect::EnrollTotp { user_id, secret, step, codes } => {
+            let user: User = tx.get(&user_id).await?;
+            let factor_id = new_id("fac", now);
+            let factor = Factor {
+                id: factor_id.clone(),
+                tenant_id: user.tenant_id.clone(),
+                partner_id: user.partner_id.clone(),
+                user_id: user.id.clone(),
+                kind: TOTP.into(),
+                name: "Authenticator app".into(),
+                secret_sealed: Some(super::mfa::seal_factor_secret(svc.keys.sealer(), &factor_id, &secret)),
+                last_step: Some(step),
+                created_at: now,
+                last_used_at: Some(now),
+            };
+            tx.insert(&factor).await?;
+            directory::factors::replace_recovery_codes(tx, &user, &codes, now).await?;
+            let writer = Writer {
+                actor: Actor::User(user.id.clone()),
+                authority: Scope::Tenant(user.tenant_id.clone()),
+                request_id: None,
+                now,
+            };
+            writer
+                .audit(
+                    tx,
+                    "user.factor.enroll",
+                    ("user", &user.id),
+                    (&user.partner_id, &user.tenant_id),
+                    Default::default(),
+                )
+                .await
+                .map_err(|e| StoreError::Database(sqlx::Error::Protocol(e.to_string())))?;
+        }
         Effect::PasswordFailed { user_id } => {
             if let Some(tenant) = &loaded.tenant
                 && tx.record_login_failure(&user_id, &tenant.settings.lockout, now).await?

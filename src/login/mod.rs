@@ -14,6 +14,12 @@
 //! | `Consent { user_id }` | `decision` = `allow` / `deny` | back to the client with a code, or `access_denied` |
 //! | `DirectoryPassword { idp_id }` | `password` | authenticated (`pwd`) by a bind against the LDAP / AD directory |
 //! | `Upstream { idp_id, pending }` | (the IdP's callback: `code`, `state`) | authenticated (`fed`) as the linked or provisioned user |
+//! | `Mfa { user_id, amr }` | `code` (TOTP) or `recovery_code` | signed in (`+otp`, `mfa`) — see `mfa.rs` |
+//! | `EnrollTotp { user_id, amr, … }` | `code` (the first), or `skip` when optional | `RecoveryCodes` |
+//! | `RecoveryCodes { user_id, amr, … }` | (continue) | signed in |
+//!
+//! Every first factor ends in `Authenticated`, where the tenant's MFA
+//! policy (`mfa.rs`) sends the user to a second factor or straight on.
 //!
 //! The identifier step sends an email whose domain belongs to one of the
 //! tenant's IdPs straight to it (home-realm discovery), and each IdP is a
@@ -31,6 +37,7 @@
 
 mod directory;
 mod effects;
+mod mfa;
 mod page;
 mod saml;
 mod steps;
@@ -79,6 +86,12 @@ pub enum Effect {
     SetPassword { user_id: String, password: String },
     /// The user approved the app's admin and SCIM scopes.
     Consent { user_id: String },
+    /// A TOTP code of `factor_id` for time `step` was right (accepted once).
+    TotpUsed { factor_id: String, step: i64 },
+    /// A recovery code was right (used once).
+    RecoveryCodeUsed { user_id: String, code_hash: String },
+    /// A TOTP authenticator is confirmed: the factor and new recovery codes.
+    EnrollTotp { user_id: String, secret: Vec<u8>, step: i64, codes: Vec<String> },
 }
 
 /// Where the flow goes after a step.
@@ -88,8 +101,11 @@ pub enum Next {
     Render { error: Option<String>, status: u16 },
     /// Another state, rendered.
     Goto(LoginState),
-    /// The user is who they say: a session, then whatever started the flow.
+    /// The first factor is proven: the tenant's MFA policy decides whether
+    /// a second is asked for (or enrolled) before `Finish`.
     Authenticated { user_id: String, amr: Vec<String> },
+    /// The user is who they say: a session, then whatever started the flow.
+    Finish { user_id: String, amr: Vec<String> },
     /// The signed-in user approved the app's scopes: back to the client.
     Consented,
     /// The flow ends here (consent refused).
@@ -175,6 +191,7 @@ async fn load(
 /// Stores `loaded` (its state, with a fresh CSRF token) if the request is
 /// still at `version`, and renders it; `expired` when another submit won.
 async fn save_and_render(
+    svc: &Services,
     tx: &mut Tx,
     issuer: &Issuer,
     loaded: &mut Loaded,
@@ -198,7 +215,10 @@ async fn save_and_render(
         }
         _ => Vec::new(),
     };
-    Ok(FlowOutcome::Page { page: Box::new(page::build(issuer, loaded, csrf, error, idps)), status })
+    let mut page = page::build(issuer, loaded, csrf, error, idps);
+    let account = loaded.request.params.login_hint.clone().unwrap_or_else(|| page.tenant_name.clone());
+    page.mfa = mfa::page(svc.keys.sealer(), &loaded.request.state, &page.tenant_name, &account);
+    Ok(FlowOutcome::Page { page: Box::new(page), status })
 }
 
 /// `GET /login?request=…`
@@ -216,7 +236,7 @@ pub async fn show(
         return Ok(expired());
     };
     let version = loaded.request.version;
-    let out = save_and_render(&mut tx, issuer, &mut loaded, version, None, 200).await?;
+    let out = save_and_render(svc, &mut tx, issuer, &mut loaded, version, None, 200).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -242,8 +262,10 @@ pub async fn submit(
     let version = loaded.request.version;
 
     // 2. The step, outside any transaction.
-    let limited = matches!(loaded.request.state, LoginState::Password { .. } | LoginState::DirectoryPassword { .. })
-        && client_ip.is_some_and(|ip| !svc.login_limiter.allow(ip));
+    let limited = matches!(
+        loaded.request.state,
+        LoginState::Password { .. } | LoginState::DirectoryPassword { .. } | LoginState::Mfa { .. }
+    ) && client_ip.is_some_and(|ip| !svc.login_limiter.allow(ip));
     let transition = if limited {
         Transition::to(Next::Render {
             error: Some("Too many attempts. Wait a minute and try again.".into()),
@@ -309,21 +331,30 @@ async fn apply(
     let version = version + 1;
     let mut failed = None;
     for effect in transition.effects {
-        if let Err(message) = effects::apply(tx, loaded, effect, now).await? {
+        if let Err(message) = effects::apply(svc, tx, loaded, effect, now).await? {
             failed = Some(message);
         }
     }
     if let Some(message) = failed {
-        return save_and_render(tx, issuer, loaded, version, Some(&message), 200).await;
+        return save_and_render(svc, tx, issuer, loaded, version, Some(&message), 200).await;
     }
     match transition.next {
-        Next::Render { error, status } => save_and_render(tx, issuer, loaded, version, error.as_deref(), status).await,
+        Next::Render { error, status } => {
+            save_and_render(svc, tx, issuer, loaded, version, error.as_deref(), status).await
+        }
         Next::Goto(state) => {
             let message = steps::message_for(&state);
             loaded.request.state = state;
-            save_and_render(tx, issuer, loaded, version, message, 200).await
+            save_and_render(svc, tx, issuer, loaded, version, message, 200).await
         }
-        Next::Authenticated { user_id, amr } => effects::finish(svc, tx, issuer, loaded, &user_id, amr, now).await,
+        Next::Authenticated { user_id, amr } => match mfa::gate(svc, tx, loaded, &user_id, &amr).await? {
+            Some(state) => {
+                loaded.request.state = state;
+                save_and_render(svc, tx, issuer, loaded, version, None, 200).await
+            }
+            None => effects::finish(svc, tx, issuer, loaded, &user_id, amr, now).await,
+        },
+        Next::Finish { user_id, amr } => effects::finish(svc, tx, issuer, loaded, &user_id, amr, now).await,
         Next::Consented => effects::consented(tx, issuer, loaded, browser, now).await,
         Next::Done(outcome) => effects::conclude(tx, issuer, loaded, outcome).await,
         Next::Redirect { state, location } => {
@@ -341,16 +372,22 @@ async fn apply(
                 if idp.trust_upstream_mfa && identity.amr.iter().any(|m| m == "mfa") {
                     amr.push("mfa".into());
                 }
-                effects::finish(svc, tx, issuer, loaded, &user_id, amr, now).await
+                match mfa::gate(svc, tx, loaded, &user_id, &amr).await? {
+                    Some(state) => {
+                        loaded.request.state = state;
+                        save_and_render(svc, tx, issuer, loaded, version, None, 200).await
+                    }
+                    None => effects::finish(svc, tx, issuer, loaded, &user_id, amr, now).await,
+                }
             }
             Err(message) => {
                 loaded.request.state = LoginState::Identifier;
-                save_and_render(tx, issuer, loaded, version, Some(message), 403).await
+                save_and_render(svc, tx, issuer, loaded, version, Some(message), 403).await
             }
         },
         Next::Restart { error } => {
             loaded.request.state = LoginState::Identifier;
-            save_and_render(tx, issuer, loaded, version, Some(&error), 200).await
+            save_and_render(svc, tx, issuer, loaded, version, Some(&error), 200).await
         }
     }
 }

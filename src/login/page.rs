@@ -26,6 +26,8 @@ pub struct LoginPage {
     pub scopes: Vec<String>,
     /// The tenant's IdPs, offered as links on the first steps.
     pub idps: Vec<IdpLink>,
+    /// The MFA steps' QR code, secret and recovery codes.
+    pub mfa: Option<super::mfa::MfaPage>,
 }
 
 /// One IdP's link on the login page (its id in the URL, SPEC "Hosted pages").
@@ -70,5 +72,6 @@ pub fn build(
         tenant_slug: loaded.tenant.as_ref().filter(|_| issuer.tenant.is_none()).map(|t| t.slug.clone()),
         scopes: loaded.request.params.scope.iter().filter(|s| needs_consent(s)).cloned().collect(),
         idps,
+        mfa: None,
     }
 }

@@ -37,6 +37,11 @@ pub async fn run(
         }
         LoginState::ChangePassword { user_id } => Ok(change_password(svc, issuer, user_id, form).await),
         LoginState::Consent { user_id } => consent(svc, issuer, loaded, user_id, form, browser, now).await,
+        LoginState::Mfa { user_id, amr } => super::mfa::verify(svc, issuer, &user_id, &amr, form, now).await,
+        LoginState::EnrollTotp { user_id, amr, secret_sealed, optional } => {
+            super::mfa::enroll(svc, &user_id, &amr, &secret_sealed, optional, form, now).await
+        }
+        LoginState::RecoveryCodes { user_id, amr, .. } => Ok(Transition::to(Next::Finish { user_id, amr })),
     }
 }
 

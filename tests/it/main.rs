@@ -18,6 +18,7 @@ mod fake_google;
 mod fake_graph;
 mod federation;
 mod federation_saml;
+mod mfa;
 mod oauth_client_credentials;
 mod oidc_flow;
 mod oidc_rp;

@@ -64,6 +64,7 @@ pub fn login(page: &LoginPage, status: u16) -> Response {
             tenant_slug => page.tenant_slug,
             scopes => page.scopes,
             idps => page.idps,
+            mfa => page.mfa,
             primary_color => brand_color(&page.branding),
             logo_url => page.branding.logo_url,
             request_ref => request_id::current(),
@@ -112,6 +113,7 @@ mod tests {
                 name: "Acme <SSO>".into(),
                 href: "https://id.test/login/idp/idp_1?request=lrq_x".into(),
             }],
+            mfa: None,
         };
         let r = login(&page, 200);
         assert_eq!(r.status(), StatusCode::OK);

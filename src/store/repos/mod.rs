@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod events;
+pub mod factors;
 pub mod groups;
 pub mod identity_providers;
 pub mod leases;

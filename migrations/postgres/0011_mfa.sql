@@ -1,0 +1,27 @@
+-- MFA: each user's second factors (TOTP today; the secret sealed, the last
+-- time step accepted so a code works once) and single-use recovery codes,
+-- stored hashed.
+CREATE TABLE user_factors (
+    id           TEXT PRIMARY KEY,
+    tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    partner_id   TEXT NOT NULL,
+    user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind         TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    secret_sealed TEXT,
+    last_step    BIGINT,
+    created_at   TIMESTAMPTZ NOT NULL,
+    last_used_at TIMESTAMPTZ
+);
+CREATE INDEX user_factors_user_idx ON user_factors (user_id);
+
+CREATE TABLE recovery_codes (
+    id         TEXT PRIMARY KEY,
+    tenant_id  TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    partner_id TEXT NOT NULL,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    code_hash  TEXT NOT NULL,
+    used_at    TIMESTAMPTZ,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX recovery_codes_user_idx ON recovery_codes (user_id, code_hash);

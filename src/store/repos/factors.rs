@@ -1,0 +1,101 @@
+//! Second factors and recovery codes. Using a TOTP step or a recovery code
+//! is a compare-and-set, so two submits of one code cannot both win.
+
+use crate::domain::Timestamp;
+use crate::domain::factor::{Factor, RecoveryCode};
+use crate::store::db::{Arg, Count};
+use crate::store::{Entity, ScopeCols, StoreError, Tx};
+
+impl Entity for Factor {
+    const TABLE: &'static str = "user_factors";
+    const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "user_id" => (&self.user_id).into(),
+        "kind" => (&self.kind).into(),
+        "name" => (&self.name).into(),
+        "secret_sealed" => (&self.secret_sealed).into(),
+        "last_step" => self.last_step.into(),
+        "created_at" => self.created_at.into(),
+        "last_used_at" => self.last_used_at.into(),
+    });
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn owner(&self) -> (Option<&str>, Option<&str>) {
+        (Some(&self.partner_id), Some(&self.tenant_id))
+    }
+}
+
+impl Entity for RecoveryCode {
+    const TABLE: &'static str = "recovery_codes";
+    const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "user_id" => (&self.user_id).into(),
+        "code_hash" => (&self.code_hash).into(),
+        "used_at" => self.used_at.into(),
+        "created_at" => self.created_at.into(),
+    });
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn owner(&self) -> (Option<&str>, Option<&str>) {
+        (Some(&self.partner_id), Some(&self.tenant_id))
+    }
+}
+
+impl Tx {
+    /// The user's factors, oldest first.
+    pub async fn factors_of(&mut self, user_id: &str) -> Result<Vec<Factor>, StoreError> {
+        let mut args = vec![Arg::from(user_id)];
+        let scope = self.scope().predicate(Factor::SCOPE, &mut args);
+        let sql = format!("SELECT * FROM user_factors WHERE user_id = $1 AND {scope} ORDER BY created_at, id");
+        self.fetch_all(&sql, args).await
+    }
+
+    /// Marks TOTP `step` used on `factor_id` unless it (or a later one) was.
+    pub async fn use_totp_step(&mut self, factor_id: &str, step: i64, now: Timestamp) -> Result<bool, StoreError> {
+        let sql = "UPDATE user_factors SET last_step = $2, last_used_at = $3 \
+                   WHERE id = $1 AND (last_step IS NULL OR last_step < $2)";
+        Ok(self.execute(sql, vec![factor_id.into(), step.into(), now.into()]).await? == 1)
+    }
+
+    /// Uses the user's unused recovery code with this hash, once.
+    pub async fn use_recovery_code(
+        &mut self,
+        user_id: &str,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE recovery_codes SET used_at = $3 WHERE id = ( \
+                     SELECT id FROM recovery_codes WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL LIMIT 1) \
+                   AND used_at IS NULL";
+        Ok(self.execute(sql, vec![user_id.into(), code_hash.into(), now.into()]).await? == 1)
+    }
+
+    /// Whether the user has an unused recovery code with this hash.
+    pub async fn recovery_code_unused(&mut self, user_id: &str, code_hash: &str) -> Result<bool, StoreError> {
+        let sql = "SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL";
+        Ok(self.fetch_one::<Count>(sql, vec![user_id.into(), code_hash.into()]).await?.n > 0)
+    }
+
+    /// How many of the user's recovery codes are unused.
+    pub async fn recovery_codes_left(&mut self, user_id: &str) -> Result<i64, StoreError> {
+        let sql = "SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL";
+        Ok(self.fetch_one::<Count>(sql, vec![user_id.into()]).await?.n)
+    }
+
+    /// Removes every factor and recovery code of the user.
+    pub async fn delete_factors_of(&mut self, user_id: &str) -> Result<u64, StoreError> {
+        let mut args = vec![Arg::from(user_id)];
+        let scope = self.scope().predicate(Factor::SCOPE, &mut args);
+        let n = self.execute(&format!("DELETE FROM user_factors WHERE user_id = $1 AND {scope}"), args.clone()).await?;
+        self.execute(&format!("DELETE FROM recovery_codes WHERE user_id = $1 AND {scope}"), args).await?;
+        Ok(n)
+    }
+}
