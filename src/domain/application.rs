@@ -279,10 +279,14 @@ impl Application {
         }
         let native = self.app_type == AppType::Native;
         for (i, u) in self.redirect_uris.iter().enumerate() {
-            p.url(&format!("redirect_uris[{i}]"), u, native);
+            if let Some(why) = super::redirect::refuse(u, native) {
+                p.add(format!("redirect_uris[{i}]"), why);
+            }
         }
         for (i, u) in self.logout_uris.iter().enumerate() {
-            p.url(&format!("logout_uris[{i}]"), u, native);
+            if let Some(why) = super::redirect::refuse(u, native) {
+                p.add(format!("logout_uris[{i}]"), why);
+            }
         }
         for (i, o) in self.allowed_origins.iter().enumerate() {
             let ok = url::Url::parse(o).is_ok_and(|u| {

@@ -13,6 +13,7 @@ pub mod idp;
 pub mod oidc;
 pub mod ou;
 pub mod partner;
+pub mod redirect;
 pub mod role;
 pub mod scim_token;
 pub mod settings;

@@ -115,8 +115,11 @@ async fn authorize_inner(
     let Some(app) = served_app(svc, issuer, client_id.unwrap_or_default()).await? else {
         return Ok(error_page("The application is unknown."));
     };
-    // Exact match: no prefix, no normalisation, no default.
-    let Some(redirect_uri) = redirect_uri.filter(|r| app.redirect_uris.iter().any(|u| u == r)) else {
+    // Exact match: no prefix, no normalisation, no default (a NATIVE app's
+    // loopback redirect on any port, RFC 8252 §7.3: `domain::redirect`).
+    let native = app.app_type == crate::domain::application::AppType::Native;
+    let registered = |r: &&str| app.redirect_uris.iter().any(|u| crate::domain::redirect::matches(u, r, native));
+    let Some(redirect_uri) = redirect_uri.filter(registered) else {
         return Ok(error_page("The redirect_uri is not registered for this application."));
     };
     let state = single(query, "state").ok().flatten();

@@ -51,9 +51,10 @@ async fn upstream(config: Value) -> Upstream {
         .unwrap_or_else(|e| panic!("node must be installed to run the oidc-provider peer: {e}"));
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
-    tokio::time::timeout(std::time::Duration::from_secs(30), BufReader::new(stdout).read_line(&mut line))
+    // Generous: node starts slowly while the rest of the suite loads both cores.
+    tokio::time::timeout(std::time::Duration::from_secs(120), BufReader::new(stdout).read_line(&mut line))
         .await
-        .expect("oidc-provider did not start within 30 s")
+        .expect("oidc-provider did not start within 120 s")
         .unwrap();
     let started: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("op.mjs printed {line:?}: {e}"));
     Upstream {

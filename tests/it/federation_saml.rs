@@ -50,9 +50,10 @@ async fn saml_idp(config: Value) -> Idp {
         .unwrap_or_else(|e| panic!("node must be installed to run the SAML IdP peer: {e}"));
     let mut line = String::new();
     let stdout = child.stdout.take().unwrap();
-    tokio::time::timeout(std::time::Duration::from_secs(30), BufReader::new(stdout).read_line(&mut line))
+    // Generous: node starts slowly while the rest of the suite loads both cores.
+    tokio::time::timeout(std::time::Duration::from_secs(120), BufReader::new(stdout).read_line(&mut line))
         .await
-        .expect("the SAML IdP did not start within 30 s")
+        .expect("the SAML IdP did not start within 120 s")
         .unwrap();
     Idp {
         _child: child,

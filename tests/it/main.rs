@@ -19,6 +19,7 @@ mod fake_graph;
 mod federation;
 mod federation_saml;
 mod mfa;
+mod native_apps;
 mod oauth_client_credentials;
 mod oidc_flow;
 mod oidc_rp;

@@ -116,7 +116,7 @@ pub async fn serve_with(dir: &std::path::Path, listen: &str, env: &[(&str, &str)
         command.env(k, v);
     }
     let child = command.stdout(Stdio::null()).stderr(Stdio::inherit()).kill_on_drop(true).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(120);
     while reqwest::get(format!("http://{listen}/health")).await.is_err() {
         assert!(Instant::now() < deadline, "scaikey serve did not come up");
         tokio::time::sleep(Duration::from_millis(100)).await;
