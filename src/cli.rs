@@ -101,7 +101,7 @@ pub enum KeysCommand {
 
 pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::load(cli.config.as_deref())?;
-    crate::telemetry::init_logging(&config.log);
+    crate::telemetry::init_logging(&config.log, &config.log_format);
     match cli.command {
         Command::Migrate => {
             let store = crate::store::Store::connect(&config.database_url()).await?;

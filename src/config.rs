@@ -26,6 +26,9 @@ pub struct Config {
     pub bootstrap_admin_password: Option<String>,
     /// Log level or filter, e.g. `info` or `scaikey=debug`.
     pub log: String,
+    /// `json` lines, human-readable `text`, or `auto` (the default): text
+    /// when stderr is a terminal, JSON lines otherwise.
+    pub log_format: String,
     /// Allow webhook URLs on loopback and private ranges (tests, labs).
     pub webhooks_allow_private: bool,
     /// Proxies (CIDRs) whose `X-Forwarded-For` names the client; default none.
@@ -41,6 +44,13 @@ pub struct Config {
     /// more than a send's 10 s timeout): how soon the deliveries a crashed
     /// replica was sending are sent by another.
     pub webhooks_lease_seconds: u32,
+    /// Days audit records are kept (1–3650).
+    pub audit_retention_days: u32,
+    /// Days delivered and failed webhook deliveries are kept (1–3650).
+    pub webhook_retention_days: u32,
+    /// Days change events are kept once fanned out to webhooks (1–3650);
+    /// a replay can reach back this far.
+    pub event_retention_days: u32,
 }
 
 impl Default for Config {
@@ -53,11 +63,15 @@ impl Default for Config {
             master_key: None,
             bootstrap_admin_password: None,
             log: "info".into(),
+            log_format: "auto".into(),
             webhooks_allow_private: false,
             trusted_proxies: Vec::new(),
             token_leeway_seconds: 5,
             sync_lease_seconds: 60,
             webhooks_lease_seconds: 60,
+            audit_retention_days: 365,
+            webhook_retention_days: 30,
+            event_retention_days: 90,
         }
     }
 }
@@ -105,11 +119,15 @@ impl Config {
             "master_key",
             "bootstrap_admin_password",
             "log",
+            "log_format",
             "webhooks_allow_private",
             "trusted_proxies",
             "token_leeway_seconds",
             "sync_lease_seconds",
             "webhooks_lease_seconds",
+            "audit_retention_days",
+            "webhook_retention_days",
+            "event_retention_days",
         ]);
         fig = fig.merge(env).merge(Env::raw().only(&["database_url"]));
         let config: Config = fig.extract().map_err(|e| ConfigError::Load(e.to_string()))?;
@@ -118,6 +136,18 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !matches!(self.log_format.as_str(), "auto" | "json" | "text") {
+            return Err(ConfigError::Invalid { field: "log_format", message: "must be auto, json or text".into() });
+        }
+        for (field, days) in [
+            ("audit_retention_days", self.audit_retention_days),
+            ("webhook_retention_days", self.webhook_retention_days),
+            ("event_retention_days", self.event_retention_days),
+        ] {
+            if !(1..=3650).contains(&days) {
+                return Err(ConfigError::Invalid { field, message: "must be 1 to 3650 days".into() });
+            }
+        }
         if !(11..=3600).contains(&self.webhooks_lease_seconds) {
             return Err(ConfigError::Invalid {
                 field: "webhooks_lease_seconds",
@@ -210,6 +240,12 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/scaikey.example.toml");
         let c = Config::load(Some(&path)).unwrap();
         assert_eq!(c.public_url(), "https://id.example.com");
+        // …and documents every setting.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let keys = serde_json::to_value(Config::default()).unwrap();
+        for key in keys.as_object().unwrap().keys() {
+            assert!(text.contains(&format!("{key} =")), "deploy/scaikey.example.toml does not document {key}");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Structured JSON logs (tracing, on stderr so command output stays clean) and the Prometheus recorder. The recorder
+//! Logs (tracing, on stderr so command output stays clean: JSON lines, or text at a terminal) and the Prometheus recorder. The recorder
 //! is process-global by the `metrics` crate's design, so it is installed once.
 
 use std::sync::OnceLock;
@@ -6,14 +6,14 @@ use std::sync::OnceLock;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
-pub fn init_logging(filter: &str) {
+/// Logs on stderr: JSON lines for collectors, or readable text for a
+/// person at a terminal (`format` `auto` picks by whether stderr is one).
+pub fn init_logging(filter: &str, format: &str) {
+    use std::io::IsTerminal;
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_writer(std::io::stderr)
-        .with_current_span(true)
-        .with_env_filter(filter)
-        .try_init();
+    let text = format == "text" || (format == "auto" && std::io::stderr().is_terminal());
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    let _ = if text { builder.try_init() } else { builder.json().with_current_span(true).try_init() };
 }
 
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();

@@ -2,7 +2,7 @@
 //!
 //! | job | every | exclusive across replicas by |
 //! |---|---|---|
-//! | signing keys: promote, rotate, reload; purge expired sessions, codes and tokens, and webhook deliveries settled 30 days ago (`maintenance`) | 60 s (`keys::rotation::RELOAD_INTERVAL`) | the rotation lease in `keys::rotation`; purging is idempotent |
+//! | signing keys: promote, rotate, reload; purge expired sessions, codes and tokens, and what is past its retention (audit records, settled webhook deliveries, fanned-out events; `*_retention_days`) (`maintenance`) | 60 s (`keys::rotation::RELOAD_INTERVAL`) | the rotation lease in `keys::rotation`; purging is idempotent |
 //! | metrics upkeep (`telemetry::spawn_upkeep`) | 5 s | per replica (its own memory) |
 //! | directory-sync schedules (`sync::schedule`) | 15 s | a compare-and-set on each IdP's `next_run_at`, then the run's fenced lease |
 //! | webhook fan-out and dispatch (`webhooks::spawn`) | 100 ms | the fan-out cursor row (locked, skipped by others); claims `FOR UPDATE SKIP LOCKED` |
@@ -37,9 +37,12 @@ async fn maintenance(svc: Arc<Services>) {
         }
         let purged = async {
             let mut tx = svc.store.write(crate::store::Scope::Platform).await?;
-            let mut n = tx.purge_expired(clock.now()).await?;
-            // Delivered and failed webhook deliveries are kept 30 days.
-            n += tx.purge_webhook_deliveries(clock.now().plus_seconds(-30 * 86_400)).await?;
+            let now = clock.now();
+            let days_ago = |d: u32| now.plus_seconds(-i64::from(d) * 86_400);
+            let c = &svc.config;
+            let mut n = tx.purge_expired(now).await?;
+            n += tx.purge_webhook_deliveries(days_ago(c.webhook_retention_days)).await?;
+            n += tx.purge_logs(days_ago(c.audit_retention_days), days_ago(c.event_retention_days)).await?;
             tx.commit().await?;
             Ok::<u64, crate::store::StoreError>(n)
         }

@@ -343,3 +343,35 @@ async fn webhook_scope_postgres() {
 async fn webhook_ssrf_sqlite() {
     private_destinations_are_refused(Backend::Sqlite).await;
 }
+
+/// Retention: audit records past their days go, and change events only once
+/// the webhook fan-out has passed them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_purges_audit_and_fanned_out_events() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let (_, tenant) = s.partner_and_tenant("retain").await;
+    s.create("/users", json!({"tenant_id": tenant["id"], "user_name": "old@retain.test"})).await;
+    let later = SystemClock.now().plus_seconds(60);
+    let count = |table: &'static str| {
+        let svc = s.svc.clone();
+        async move {
+            let mut tx = svc.store.read(scaikey::store::Scope::Platform).await.unwrap();
+            let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+            let n = tx.fetch_one::<scaikey::store::db::Count>(&sql, vec![]).await.unwrap().n;
+            tx.commit().await.unwrap();
+            n
+        }
+    };
+    let purge = || async {
+        let mut tx = s.svc.store.write(scaikey::store::Scope::Platform).await.unwrap();
+        tx.purge_logs(later, later).await.unwrap();
+        tx.commit().await.unwrap();
+    };
+    assert!(count("audit_events").await > 0 && count("events").await > 0);
+    purge().await;
+    assert_eq!(count("audit_events").await, 0);
+    assert!(count("events").await > 0, "not yet fanned out: kept");
+    while scaikey::webhooks::fanout::run_once(&s.svc).await.unwrap() > 0 {}
+    purge().await;
+    assert_eq!(count("events").await, 0);
+}

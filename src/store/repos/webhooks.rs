@@ -193,6 +193,16 @@ impl Tx {
         self.execute(&sql, vec![Arg::from(before)]).await
     }
 
+    /// Removes audit records older than `before`, and change events older
+    /// than `events_before` that the webhook fan-out has passed.
+    pub async fn purge_logs(&mut self, before: Timestamp, events_before: Timestamp) -> Result<u64, StoreError> {
+        let mut n = self.execute("DELETE FROM audit_events WHERE occurred_at < $1", vec![Arg::from(before)]).await?;
+        let sql =
+            "DELETE FROM events WHERE occurred_at < $1 AND seq <= (SELECT last_seq FROM webhook_fanout WHERE id = 1)";
+        n += self.execute(sql, vec![Arg::from(events_before)]).await?;
+        Ok(n)
+    }
+
     /// Undelivered deliveries, and the creation time of the oldest (metrics).
     pub async fn webhook_backlog(&mut self) -> Result<(i64, Option<Timestamp>), StoreError> {
         #[derive(sqlx::FromRow)]
