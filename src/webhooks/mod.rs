@@ -9,7 +9,9 @@
 //!
 //! Both loops run on every replica (`spawn`), off every request path. Time
 //! for retries comes from the injected clock, so tests move it instead of
-//! waiting; the loops themselves poll every 100 ms.
+//! waiting; the fan-out polls the event log every 50 ms and wakes this
+//! replica's dispatcher as soon as it queued deliveries (the dispatcher
+//! also polls every 100 ms, for retries and other replicas' deliveries).
 
 pub mod destination;
 pub mod dispatcher;
@@ -21,8 +23,13 @@ use std::time::Duration;
 
 use crate::app::Services;
 
-/// How often each loop looks for work when idle.
+/// How often the fan-out looks for new events when idle.
+const FANOUT_POLL: Duration = Duration::from_millis(50);
+/// How often the dispatcher looks for due deliveries when not woken.
 const POLL: Duration = Duration::from_millis(100);
+
+/// Wakes this process's dispatcher (new deliveries were queued).
+static QUEUED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 /// How often the backlog gauges are refreshed.
 const GAUGES_EVERY: u32 = 50;
 
@@ -32,11 +39,14 @@ pub fn spawn(svc: Arc<Services>) {
     tokio::spawn(async move {
         loop {
             match fanout::run_once(&fan).await {
-                Ok(n) if n > 0 => continue,
+                Ok(n) if n > 0 => {
+                    QUEUED.notify_one();
+                    continue;
+                }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "webhook fan-out failed"),
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(FANOUT_POLL).await;
         }
     });
     tokio::spawn(async move {
@@ -58,7 +68,7 @@ pub fn spawn(svc: Arc<Services>) {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "webhook dispatch failed"),
             }
-            tokio::time::sleep(POLL).await;
+            let _ = tokio::time::timeout(POLL, QUEUED.notified()).await;
         }
     });
 }
