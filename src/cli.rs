@@ -42,6 +42,13 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Ask a running server whether it is alive (for container health
+    /// checks): exits 0 when `/health` answers 200.
+    Health {
+        /// The server's health URL (default: this config's listen address).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Directory sync.
     Sync {
         #[command(subcommand)]
@@ -123,6 +130,18 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             print_bootstrap(&out, json)?;
         }
         Command::Serve => serve(config).await?,
+        Command::Health { url } => {
+            // The listen address may be 0.0.0.0 (all interfaces): ask loopback.
+            let port = config.listen.rsplit(':').next().unwrap_or("8080").to_owned();
+            let url = url.unwrap_or_else(|| format!("http://127.0.0.1:{port}/health"));
+            let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build()?;
+            let status = client.get(&url).send().await.map(|r| r.status());
+            match status {
+                Ok(s) if s.is_success() => println!("healthy"),
+                Ok(s) => return Err(format!("{url} answered {s}").into()),
+                Err(e) => return Err(format!("{url}: {e}").into()),
+            }
+        }
         Command::Keys { command: KeysCommand::Rotate { alg, activate_in } } => {
             let algs = match alg {
                 None => crate::keys::ALGORITHMS.to_vec(),
