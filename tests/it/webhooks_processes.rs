@@ -99,7 +99,9 @@ const ENV: [(&str, &str); 2] = [("SCAIKEY_WEBHOOKS_ALLOW_PRIVATE", "true"), ("SC
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_with_deliveries_pending_loses_no_event() {
-    let (url, seen) = receiver(500).await;
+    // 1.5 s a request, 32 at a time: delivering all 300 takes at least 14 s,
+    // far longer than creating them, so some are still pending at the kill.
+    let (url, seen) = receiver(1500).await;
     let dir = std::env::temp_dir().join(format!("scaikey-hooks-{}", scaikey::ids::random_base36(8)));
     let boot = bootstrap(&dir, None);
     let listen = free_listen();
