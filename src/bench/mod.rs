@@ -52,16 +52,10 @@ pub enum Workload {
 }
 
 pub async fn run(mut config: Config, seconds: u64, workload: Workload) -> Result<(), Box<dyn std::error::Error>> {
-    let (scim_users, ldap, hooks) = match workload {
-        Workload::Tokens => (None, None, None),
-        Workload::Scim(n) => (Some(n), None, None),
-        Workload::Ldap(u, g) => (None, Some((u, g)), None),
-        Workload::Webhooks(n) => (None, None, Some(n)),
-    };
     let dir = std::env::temp_dir().join(format!("scaikey-bench-{}", crate::ids::random_base36(8)));
     config.data_dir = dir.clone();
     // The bench's receiver listens on loopback.
-    config.webhooks_allow_private |= hooks.is_some();
+    config.webhooks_allow_private |= matches!(workload, Workload::Webhooks(_));
     let svc = Services::start(config, Arc::new(SystemClock)).await?;
     let principal = Principal {
         kind: ActorKind::User,
@@ -72,24 +66,22 @@ pub async fn run(mut config: Config, seconds: u64, workload: Workload) -> Result
     };
     let rid = "bench".to_owned();
     let ctx = Ctx { svc: &svc, principal: &principal, request_id: &rid, now: svc.clock.now() };
-    if let Some((users, groups)) = ldap {
-        let outcome = sync::run(&svc, &ctx, users, groups).await;
+    let outcome = match workload {
+        Workload::Ldap(users, groups) => Some(sync::run(&svc, &ctx, users, groups).await),
+        Workload::Webhooks(n) => Some(webhooks::run(&svc, &ctx, n).await),
+        Workload::Scim(n) => Some(
+            async {
+                let tenant = bench_tenant(&ctx, "scim-bench").await?;
+                scim::run(&svc, &ctx, &tenant, n).await
+            }
+            .await,
+        ),
+        Workload::Tokens => None,
+    };
+    if let Some(outcome) = outcome {
         drop(svc);
         std::fs::remove_dir_all(dir).ok();
         return outcome;
-    }
-    if let Some(n) = hooks {
-        let outcome = webhooks::run(&svc, &ctx, n).await;
-        drop(svc);
-        std::fs::remove_dir_all(dir).ok();
-        return outcome;
-    }
-    if let Some(n) = scim_users {
-        let tenant = bench_tenant(&ctx, "scim-bench").await?;
-        scim::run(&svc, &ctx, &tenant, n).await?;
-        drop(svc);
-        std::fs::remove_dir_all(dir).ok();
-        return Ok(());
     }
     println!(
         "{:<8} {:>16} {:>18}   (1 task, {} s each, database {})",

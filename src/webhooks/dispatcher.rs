@@ -13,7 +13,6 @@
 use std::time::{Duration, Instant};
 
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
-use serde_json::Value;
 
 use super::destination::{GuardedResolver, refuse_literal};
 use super::signature;
@@ -240,9 +239,4 @@ fn describe(e: &reqwest::Error) -> Failure {
     } else {
         ("unreachable", "the request failed".into())
     }
-}
-
-/// The body of a delivery as JSON (for the admin API).
-pub fn body_json(d: &Delivery) -> Value {
-    serde_json::from_str(&d.body).unwrap_or(Value::Null)
 }
