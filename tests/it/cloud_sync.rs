@@ -13,6 +13,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::both;
+use crate::directory_ad::members_of;
 use crate::directory_sync::{REDIRECT_URI, group_named, sign_in, sync, user_named};
 use crate::fake_google::{ADMIN, FakeGoogle};
 use crate::fake_graph::FakeGraph;
@@ -24,18 +25,9 @@ fn oid(i: u32) -> String {
     format!("00000000-0000-4000-8000-{i:012}")
 }
 
-/// Every member id of a group, page by page.
+/// Every member id of a group.
 async fn members(s: &TestServer, group_id: &str) -> HashSet<String> {
-    let mut out = HashSet::new();
-    let mut cursor = String::new();
-    loop {
-        let (_, page) = s.admin(Method::GET, &format!("/groups/{group_id}/members?limit=200{cursor}"), None).await;
-        out.extend(page["data"].as_array().unwrap().iter().filter_map(|m| m["member_id"].as_str().map(str::to_owned)));
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => return out,
-        }
-    }
+    members_of(s, group_id).await.into_iter().collect()
 }
 
 fn id(v: &Value) -> String {

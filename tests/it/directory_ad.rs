@@ -74,7 +74,7 @@ async fn user_named(s: &TestServer, tenant_id: &str, name: &str) -> Value {
 }
 
 /// Every member id of a group, page by page.
-async fn members_of(s: &TestServer, group_id: &str) -> Vec<String> {
+pub async fn members_of(s: &TestServer, group_id: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cursor = String::new();
     loop {
