@@ -146,6 +146,7 @@ pub async fn run(svc: &Services, password: Option<String>) -> Result<BootstrapOu
                 first_party: true,
                 accept_audience_from: vec![],
                 initiate_login_uri: None,
+                logo_uri: None,
             };
             let v = admin::create::<Application>(&ctx, input).await?;
             (str_field(&v, "client_id")?, str_field(&v, "client_secret")?)

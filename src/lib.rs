@@ -2,6 +2,7 @@
 //! broker, SCIM 2.0 server and directory-sync engine. Dependencies point one
 //! way: `http → services (oauth, authn, admin, …) → store → domain`.
 
+pub mod account;
 pub mod admin;
 pub mod app;
 pub mod authn;

@@ -126,6 +126,7 @@ impl Simple for Application {
             first_party: input.first_party,
             accept_audience_from: input.accept_audience_from,
             initiate_login_uri: input.initiate_login_uri,
+            logo_uri: input.logo_uri,
         };
         if app.first_party && !ctx.principal.is_platform() {
             return Err(AdminError::Forbidden("only super admins can mark an application first-party"));
@@ -164,6 +165,7 @@ impl Simple for Application {
             token_exchange_allowed,
             sync_webhook_url,
             initiate_login_uri,
+            logo_uri,
             assigned_users,
             assigned_groups,
             accept_audience_from

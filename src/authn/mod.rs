@@ -10,3 +10,4 @@ pub mod recovery;
 pub mod secret;
 pub mod session;
 pub mod totp;
+pub mod webauthn;

@@ -114,6 +114,7 @@ pub async fn run(mut config: Config, seconds: u64, workload: Workload) -> Result
             first_party: false,
             accept_audience_from: vec![],
             initiate_login_uri: None,
+            logo_uri: None,
         };
         let created = admin::create::<Application>(&ctx, input).await?;
         let client_id = created.get("client_id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
@@ -226,6 +227,7 @@ async fn user_flows(svc: &Services, ctx: &Ctx<'_>, seconds: u64) -> Result<(), B
             first_party: false,
             accept_audience_from: vec![],
             initiate_login_uri: None,
+            logo_uri: None,
         },
     )
     .await?;

@@ -94,6 +94,7 @@ pub async fn run(svc: &Arc<Services>, ctx: &Ctx<'_>, events: usize) -> Result<()
         first_party: false,
         accept_audience_from: vec![],
         initiate_login_uri: None,
+        logo_uri: None,
     };
     let hook_app = admin::create::<Application>(ctx, new_app("receiver", AppType::Service, Some(url))).await?;
     let web = admin::create::<Application>(ctx, new_app("bench web", AppType::Web, None)).await?;

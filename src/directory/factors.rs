@@ -8,7 +8,7 @@ use serde_json::Map;
 use crate::admin::AdminError;
 use crate::authn::recovery;
 use crate::domain::Timestamp;
-use crate::domain::factor::RecoveryCode;
+use crate::domain::factor::{Factor, RecoveryCode};
 use crate::domain::user::User;
 use crate::ids::new_id;
 use crate::store::{StoreError, Tx};
@@ -50,4 +50,65 @@ pub async fn reset(tx: &mut Tx, w: &Writer<'_>, user_id: &str) -> Result<u64, Ad
     details.insert("factors_removed".into(), removed.into());
     w.record(tx, "user.factors.reset", ("user", &user.id), owner, details, "user.updated", user_payload(&user)).await?;
     Ok(removed)
+}
+
+/// A user's own factor changes (the account page and the login flow's
+/// enrollment), each audited with a `user.updated` event.
+pub async fn enroll(tx: &mut Tx, w: &Writer<'_>, user: &User, factor: &Factor) -> Result<(), AdminError> {
+    tx.insert(factor).await?;
+    let mut details = Map::new();
+    details.insert("kind".into(), factor.kind.clone().into());
+    details.insert("factor_id".into(), factor.id.clone().into());
+    let owner = (user.partner_id.as_str(), user.tenant_id.as_str());
+    w.record(tx, "user.factor.enroll", ("user", &user.id), owner, details, "user.updated", user_payload(user)).await
+}
+
+/// Removes one factor of `user`; `NotFound` unless it is theirs.
+pub async fn remove(tx: &mut Tx, w: &Writer<'_>, user: &User, factor_id: &str) -> Result<Factor, AdminError> {
+    let factor: Factor = tx.get(factor_id).await?;
+    if factor.user_id != user.id {
+        return Err(StoreError::NotFound.into());
+    }
+    tx.delete::<Factor>(&factor.id).await?;
+    let mut details = Map::new();
+    details.insert("kind".into(), factor.kind.clone().into());
+    details.insert("factor_id".into(), factor.id.clone().into());
+    let owner = (user.partner_id.as_str(), user.tenant_id.as_str());
+    w.record(tx, "user.factor.remove", ("user", &user.id), owner, details, "user.updated", user_payload(user)).await?;
+    Ok(factor)
+}
+
+/// Renames one factor of `user` (1–64 characters).
+pub async fn rename(tx: &mut Tx, w: &Writer<'_>, user: &User, factor_id: &str, name: &str) -> Result<(), AdminError> {
+    let mut factor: Factor = tx.get(factor_id).await?;
+    if factor.user_id != user.id {
+        return Err(StoreError::NotFound.into());
+    }
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(AdminError::field("name", "must be 1 to 64 printable characters"));
+    }
+    factor.name = name.to_owned();
+    tx.update(&factor).await?;
+    let mut details = Map::new();
+    details.insert("factor_id".into(), factor.id.clone().into());
+    w.audit(tx, "user.factor.rename", ("user", &user.id), (&user.partner_id, &user.tenant_id), details).await
+}
+
+/// Ten new recovery codes for `user`, replacing the old ones; shown once.
+pub async fn regenerate_recovery_codes(tx: &mut Tx, w: &Writer<'_>, user: &User) -> Result<Vec<String>, AdminError> {
+    let codes = recovery::generate();
+    replace_recovery_codes(tx, user, &codes, w.now).await?;
+    let owner = (user.partner_id.as_str(), user.tenant_id.as_str());
+    w.record(
+        tx,
+        "user.recovery_codes.regenerate",
+        ("user", &user.id),
+        owner,
+        Map::new(),
+        "user.updated",
+        user_payload(user),
+    )
+    .await?;
+    Ok(codes)
 }

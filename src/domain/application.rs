@@ -154,6 +154,8 @@ pub struct Application {
     /// (OIDC Core §4, third-party initiated login): the app launcher and
     /// IdP-initiated SAML land here.
     pub initiate_login_uri: Option<String>,
+    /// The app's logo in the account page's app launcher (https).
+    pub logo_uri: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -191,6 +193,7 @@ pub struct NewApplication {
     #[serde(default)]
     pub accept_audience_from: Vec<String>,
     pub initiate_login_uri: Option<String>,
+    pub logo_uri: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -215,6 +218,9 @@ pub struct ApplicationPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub initiate_login_uri: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub logo_uri: Option<Option<String>>,
     pub assigned_users: Option<Vec<String>>,
     pub assigned_groups: Option<Vec<String>>,
     pub first_party: Option<bool>,
@@ -308,6 +314,9 @@ impl Application {
         }
         if let Some(u) = &self.initiate_login_uri {
             p.url("initiate_login_uri", u, false);
+        }
+        if let Some(u) = &self.logo_uri {
+            p.url("logo_uri", u, false);
         }
         for (i, u) in self.assigned_users.iter().enumerate() {
             p.id(&format!("assigned_users[{i}]"), u, "usr");

@@ -7,6 +7,8 @@ use super::Timestamp;
 
 /// A TOTP authenticator (RFC 6238: SHA-1, 6 digits, 30 s).
 pub const TOTP: &str = "totp";
+/// A WebAuthn passkey (`credential_id`, and webauthn-rs's record in `passkey`).
+pub const PASSKEY: &str = "passkey";
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Factor {
@@ -14,7 +16,7 @@ pub struct Factor {
     pub tenant_id: String,
     pub partner_id: String,
     pub user_id: String,
-    /// `totp`.
+    /// `totp` or `passkey`.
     pub kind: String,
     pub name: String,
     #[serde(skip)]
@@ -24,6 +26,12 @@ pub struct Factor {
     pub last_step: Option<i64>,
     pub created_at: Timestamp,
     pub last_used_at: Option<Timestamp>,
+    /// A passkey's credential id (base64url), unique in the tenant.
+    #[serde(skip)]
+    pub credential_id: Option<String>,
+    /// A passkey's public key and signature counter (webauthn-rs JSON).
+    #[serde(skip)]
+    pub passkey: Option<String>,
 }
 
 /// A single-use recovery code, stored hashed.
@@ -36,4 +44,21 @@ pub struct RecoveryCode {
     pub code_hash: String,
     pub used_at: Option<Timestamp>,
     pub created_at: Timestamp,
+}
+
+/// A ceremony's state between its start and the browser's answer, used
+/// once: WebAuthn options' state (webauthn-rs JSON, holding the challenge)
+/// or a TOTP secret, sealed, awaiting its first code.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Ceremony {
+    pub id: String,
+    pub tenant_id: String,
+    pub partner_id: String,
+    /// The login request or session it belongs to.
+    pub owner: String,
+    /// `register`, `authenticate`, `discover` or `totp`.
+    pub kind: String,
+    pub state: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
 }

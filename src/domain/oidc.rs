@@ -64,8 +64,15 @@ pub enum LoginState {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         asserted: Option<Box<scaikey_connectors::UpstreamIdentity>>,
     },
-    /// The first factor (`amr`) is proven; asks for a TOTP or recovery code.
-    Mfa { user_id: String, amr: Vec<String> },
+    /// The first factor (`amr`) is proven; asks for a TOTP or recovery code,
+    /// or a passkey: `methods` are the kinds of factor the user has (empty
+    /// in requests stored before passkeys: TOTP).
+    Mfa {
+        user_id: String,
+        amr: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        methods: Vec<String>,
+    },
     /// Enrolls a TOTP authenticator (MFA required, or offered when
     /// `optional`); the new secret waits here, sealed, until a first code
     /// confirms it.
@@ -113,14 +120,28 @@ impl LoginState {
     }
 }
 
-/// A login in progress, created by `/oauth/authorize`.
+/// What a login request was started for, and so where it ends.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LoginPurpose {
+    /// An authorization request of its app: back to the client with a code.
+    #[default]
+    Authorize,
+    /// The user's own account page (`{issuer}/account`); no app.
+    Account,
+}
+
+/// A login in progress, created by `/oauth/authorize` or the account page.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct LoginRequest {
     pub id: String,
     /// `None` on the platform issuer until the identifier step names a tenant.
     pub tenant_id: Option<String>,
     pub partner_id: Option<String>,
-    pub app_id: String,
+    /// The app of an authorization request; `None` for the account page.
+    pub app_id: Option<String>,
+    #[sqlx(json)]
+    pub purpose: LoginPurpose,
     #[sqlx(json)]
     pub params: AuthorizeParams,
     #[sqlx(json)]

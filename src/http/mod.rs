@@ -2,6 +2,7 @@
 //! service, map the result. Middleware, outermost first: request id (and the
 //! tracing span that carries it), metrics, security headers, body limit.
 
+pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod client_ip;
@@ -40,6 +41,7 @@ pub fn router(svc: AppState) -> Router {
         .merge(ops::routes())
         .merge(oauth::routes())
         .merge(oidc::routes())
+        .merge(account::routes())
         .merge(federation::routes())
         .merge(scim::routes())
         .nest("/api/v1/admin", admin::routes())

@@ -57,7 +57,7 @@ fn tenant_name(issuer: &Issuer) -> String {
         .unwrap_or_else(|| "ScaiKey".into())
 }
 
-fn outcome_response(issuer: &Issuer, o: Outcome) -> Response {
+pub(super) fn outcome_response(issuer: &Issuer, o: Outcome) -> Response {
     match o {
         Outcome::Redirect { location, set_cookies } => {
             let mut r = StatusCode::SEE_OTHER.into_response();

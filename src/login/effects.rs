@@ -10,7 +10,7 @@ use crate::directory::{self, Actor, Writer};
 use crate::domain::Timestamp;
 use crate::domain::consent::{Consent, needs_consent};
 use crate::domain::factor::{Factor, TOTP};
-use crate::domain::oidc::{LoginRequest, Session};
+use crate::domain::oidc::{LoginPurpose, LoginRequest, Session};
 use crate::domain::tenant::Tenant;
 use crate::domain::user::{User, UserAttributes};
 use crate::ids::new_id;
@@ -56,25 +56,15 @@ pub async fn apply(
                 last_step: Some(step),
                 created_at: now,
                 last_used_at: Some(now),
+                credential_id: None,
+                passkey: None,
             };
-            tx.insert(&factor).await?;
+            let writer = self_service(&user, now);
+            directory::factors::enroll(tx, &writer, &user, &factor).await.map_err(admin_to_store)?;
             directory::factors::replace_recovery_codes(tx, &user, &codes, now).await?;
-            let writer = Writer {
-                actor: Actor::User(user.id.clone()),
-                authority: Scope::Tenant(user.tenant_id.clone()),
-                request_id: None,
-                now,
-            };
-            writer
-                .audit(
-                    tx,
-                    "user.factor.enroll",
-                    ("user", &user.id),
-                    (&user.partner_id, &user.tenant_id),
-                    Default::default(),
-                )
-                .await
-                .map_err(|e| StoreError::Database(sqlx::Error::Protocol(e.to_string())))?;
+        }
+        Effect::PasskeyUsed { factor_id, passkey } => {
+            tx.passkey_used(&factor_id, &passkey, now).await?;
         }
         Effect::PasswordFailed { user_id } => {
             if let Some(tenant) = &loaded.tenant
@@ -94,12 +84,7 @@ pub async fn apply(
             // The user changes their own password through the one write path
             // (policy, history, audit, event).
             let user: User = tx.get(&user_id).await?;
-            let writer = Writer {
-                actor: Actor::User(user.id.clone()),
-                authority: Scope::Tenant(user.tenant_id.clone()),
-                request_id: None,
-                now,
-            };
+            let writer = self_service(&user, now);
             let change = UserAttributes { password: Some(password), ..Default::default() };
             match directory::users::update(tx, &writer, &user_id, change, None).await {
                 Ok(_) => {
@@ -116,9 +101,10 @@ pub async fn apply(
             }
         }
         Effect::Consent { user_id } => {
+            let Some(app) = &loaded.app else { return Ok(Err(super::EXPIRED.into())) };
             let approved: Vec<String> =
                 loaded.request.params.scope.iter().filter(|s| needs_consent(s)).cloned().collect();
-            match tx.consent_of(&user_id, &loaded.app.id).await? {
+            match tx.consent_of(&user_id, &app.id).await? {
                 Some(mut c) => {
                     for s in approved {
                         if !c.scopes.contains(&s) {
@@ -135,7 +121,7 @@ pub async fn apply(
                         tenant_id: user.tenant_id,
                         partner_id: user.partner_id,
                         user_id: user.id,
-                        app_id: loaded.app.id.clone(),
+                        app_id: app.id.clone(),
                         scopes: approved,
                         created_at: now,
                         updated_at: now,
@@ -143,10 +129,29 @@ pub async fn apply(
                     tx.insert(&c).await?;
                 }
             }
-            tracing::info!(target: "audit", action = "consent.grant", user_id = %user_id, app_id = %loaded.app.id, "scopes approved");
+            tracing::info!(target: "audit", action = "consent.grant", user_id = %user_id, app_id = %app.id, "scopes approved");
         }
     }
     Ok(Ok(()))
+}
+
+/// The user acting on their own account.
+pub fn self_service(user: &User, now: Timestamp) -> Writer<'static> {
+    Writer {
+        actor: Actor::User(user.id.clone()),
+        authority: Scope::Tenant(user.tenant_id.clone()),
+        request_id: None,
+        now,
+    }
+}
+
+/// A write-path refusal where none is expected (the user's own enrollment):
+/// a store error, so the transaction rolls back.
+fn admin_to_store(e: AdminError) -> StoreError {
+    match e {
+        AdminError::NotFound => StoreError::NotFound,
+        other => StoreError::Database(sqlx::Error::Protocol(other.to_string())),
+    }
 }
 
 fn with_cookies(outcome: Outcome, mut cookies: Vec<String>) -> Outcome {
@@ -180,7 +185,15 @@ pub async fn finish(
     };
     let (session, cookie) = start_session(svc, tx, issuer, tenant, &user, amr, now).await?;
     tx.delete::<LoginRequest>(&loaded.request.id).await?;
-    let outcome = authorize::complete(tx, issuer, &loaded.app, &loaded.request.params, &session, false, now).await?;
+    let outcome = match (&loaded.request.purpose, &loaded.app) {
+        (LoginPurpose::Authorize, Some(app)) => {
+            authorize::complete(tx, issuer, app, &loaded.request.params, &session, false, now).await?
+        }
+        (LoginPurpose::Account, _) => {
+            Outcome::Redirect { location: issuer.endpoint("/account"), set_cookies: Vec::new() }
+        }
+        (LoginPurpose::Authorize, None) => return Ok(expired()),
+    };
     // The login cookie is cleared first: a consent step sets a new one after it.
     Ok(FlowOutcome::Done(with_cookies(outcome, vec![clear_login_cookie(issuer), cookie])))
 }
@@ -228,11 +241,12 @@ pub async fn consented(
     browser: &Browser<'_>,
     now: Timestamp,
 ) -> Result<FlowOutcome, StoreError> {
-    let Some(session) = authorize::current_session(tx, browser, issuer.realm(), now).await? else {
+    let (Some(session), Some(app)) = (authorize::current_session(tx, browser, issuer.realm(), now).await?, &loaded.app)
+    else {
         return Ok(expired());
     };
     tx.delete::<LoginRequest>(&loaded.request.id).await?;
-    let outcome = authorize::complete(tx, issuer, &loaded.app, &loaded.request.params, &session, true, now).await?;
+    let outcome = authorize::complete(tx, issuer, app, &loaded.request.params, &session, true, now).await?;
     Ok(FlowOutcome::Done(with_cookies(outcome, vec![clear_login_cookie(issuer)])))
 }
 

@@ -19,7 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::app::Services;
 use crate::authn::{lockout, recovery, totp};
 use crate::domain::Timestamp;
-use crate::domain::factor::{Factor, TOTP};
+use crate::domain::factor::{Factor, PASSKEY, TOTP};
 use crate::domain::oidc::LoginState;
 use crate::domain::settings::MfaPolicy;
 use crate::keys::seal::Sealer;
@@ -41,6 +41,9 @@ pub struct MfaPage {
     pub recovery_codes: Vec<String>,
     /// Enrollment can be skipped (`optional` policy).
     pub optional: bool,
+    /// The `mfa` step asks for a TOTP code, offers the user's passkey.
+    pub totp: bool,
+    pub passkey: bool,
 }
 
 fn context(user_id: &str) -> String {
@@ -61,8 +64,11 @@ pub async fn gate(
         return Ok(None);
     }
     let amr = amr.to_vec();
-    if tx.factors_of(user_id).await?.iter().any(|f| f.kind == TOTP) {
-        return Ok(Some(LoginState::Mfa { user_id: user_id.into(), amr }));
+    let mut methods: Vec<String> = tx.factors_of(user_id).await?.into_iter().map(|f| f.kind).collect();
+    methods.sort_unstable();
+    methods.dedup();
+    if !methods.is_empty() {
+        return Ok(Some(LoginState::Mfa { user_id: user_id.into(), amr, methods }));
     }
     let secret_sealed = svc.keys.sealer().seal(&context(user_id), &totp::new_secret());
     Ok(Some(LoginState::EnrollTotp {
@@ -84,8 +90,15 @@ pub fn page(sealer: &Sealer, state: &LoginState, issuer_name: &str, account: &st
                 secret: Some(totp::base32(&secret)),
                 recovery_codes: Vec::new(),
                 optional: *optional,
+                ..Default::default()
             })
         }
+        LoginState::Mfa { methods, .. } => Some(MfaPage {
+            // Requests stored before passkeys name no methods: TOTP.
+            totp: methods.is_empty() || methods.iter().any(|m| m == TOTP),
+            passkey: methods.iter().any(|m| m == PASSKEY),
+            ..Default::default()
+        }),
         LoginState::RecoveryCodes { user_id, codes_sealed, .. } => {
             let codes = sealer.open_string(&context(user_id), codes_sealed).ok()?;
             Some(MfaPage { recovery_codes: codes.split(' ').map(str::to_owned).collect(), ..Default::default() })
@@ -94,7 +107,7 @@ pub fn page(sealer: &Sealer, state: &LoginState, issuer_name: &str, account: &st
     }
 }
 
-fn with(amr: &[String], more: &[&str]) -> Vec<String> {
+pub(super) fn with(amr: &[String], more: &[&str]) -> Vec<String> {
     let mut out = amr.to_vec();
     for m in more {
         if !out.iter().any(|a| a == m) {

@@ -39,6 +39,7 @@ mod directory;
 mod effects;
 mod mfa;
 mod page;
+mod passkey;
 mod saml;
 mod steps;
 mod upstream;
@@ -52,13 +53,16 @@ use crate::authn::{secret, session};
 use crate::domain::Timestamp;
 use crate::domain::application::Application;
 use crate::domain::idp::IdentityProvider;
-use crate::domain::oidc::{LoginRequest, LoginState};
+use crate::domain::oidc::{LoginPurpose, LoginRequest, LoginState};
 use crate::domain::tenant::Tenant;
 use crate::oauth::Issuer;
 use crate::oauth::authorize::{Browser, Outcome};
 use crate::store::{StoreError, Tx};
 
+pub use effects::self_service;
+pub use mfa::seal_factor_secret as seal_totp_secret;
 pub use page::{IdpLink, LoginPage};
+pub use passkey::{options as passkey_options, passkeys_of};
 pub use saml::{acs as saml_acs, metadata as saml_metadata, resume as saml_resume};
 pub use steps::WRONG_CREDENTIALS;
 pub use upstream::{callback as upstream_callback, start as start_upstream};
@@ -92,6 +96,8 @@ pub enum Effect {
     RecoveryCodeUsed { user_id: String, code_hash: String },
     /// A TOTP authenticator is confirmed: the factor and new recovery codes.
     EnrollTotp { user_id: String, secret: Vec<u8>, step: i64, codes: Vec<String> },
+    /// A passkey was verified: its record with the counter moved forward.
+    PasskeyUsed { factor_id: String, passkey: String },
 }
 
 /// Where the flow goes after a step.
@@ -137,7 +143,8 @@ pub struct Loaded {
     pub request: LoginRequest,
     /// The issuer's tenant, or on the platform issuer the one the user named.
     pub tenant: Option<Tenant>,
-    pub app: Application,
+    /// The app of an authorization request (`None` for the account page).
+    pub app: Option<Application>,
 }
 
 fn expired() -> FlowOutcome {
@@ -180,10 +187,15 @@ async fn load(
         (None, Some(id)) => Some(tx.get::<Tenant>(id).await?),
         (None, None) => None,
     };
-    let app: Application = match tx.app_by_id_any_scope(&request.app_id).await {
-        Ok(a) if issuer.serves(&a) => a,
-        Ok(_) | Err(StoreError::NotFound) => return Ok(None),
-        Err(e) => return Err(e),
+    let app = match (&request.purpose, &request.app_id) {
+        (LoginPurpose::Authorize, Some(app_id)) => match tx.app_by_id_any_scope(app_id).await {
+            Ok(a) if issuer.serves(&a) => Some(a),
+            Ok(_) | Err(StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        },
+        // The account page is a tenant issuer's, and has no app.
+        (LoginPurpose::Account, None) if issuer.tenant.is_some() => None,
+        _ => return Ok(None),
     };
     Ok(Some(Loaded { request, tenant, app }))
 }

@@ -28,6 +28,10 @@ pub struct LoginPage {
     pub idps: Vec<IdpLink>,
     /// The MFA steps' QR code, secret and recovery codes.
     pub mfa: Option<super::mfa::MfaPage>,
+    /// Passkeys are offered (a tenant issuer, whose host can be a WebAuthn relying party).
+    pub passkeys: bool,
+    /// Where the page's script gets WebAuthn options.
+    pub passkey_options: String,
 }
 
 /// One IdP's link on the login page (its id in the URL, SPEC "Hosted pages").
@@ -66,12 +70,14 @@ pub fn build(
             Some(t) => t.branding.display_name.clone().unwrap_or_else(|| t.name.clone()),
             None => "ScaiKey".into(),
         },
-        app_name: loaded.app.name.clone(),
+        app_name: loaded.app.as_ref().map(|a| a.name.clone()).unwrap_or_else(|| "your account".into()),
         branding: issuer.tenant.as_ref().map(|t| t.branding.clone()).unwrap_or_default(),
         ask_tenant: issuer.tenant.is_none(),
         tenant_slug: loaded.tenant.as_ref().filter(|_| issuer.tenant.is_none()).map(|t| t.slug.clone()),
         scopes: loaded.request.params.scope.iter().filter(|s| needs_consent(s)).cloned().collect(),
         idps,
         mfa: None,
+        passkeys: issuer.tenant.is_some(),
+        passkey_options: issuer.endpoint("/login/passkey"),
     }
 }

@@ -30,14 +30,17 @@ pub async fn run(
 ) -> Result<Transition, StoreError> {
     match loaded.request.state.clone() {
         // A form posted while at the upstream (the user came back) starts over.
-        LoginState::Identifier | LoginState::Upstream { .. } => identifier(svc, issuer, loaded, form).await,
+        LoginState::Identifier | LoginState::Upstream { .. } => identifier(svc, issuer, loaded, form, now).await,
         LoginState::Password { user_id } => password(svc, issuer, loaded, user_id, form, now).await,
         LoginState::DirectoryPassword { idp_id } => {
             super::directory::password(svc, issuer, loaded, &idp_id, form).await
         }
         LoginState::ChangePassword { user_id } => Ok(change_password(svc, issuer, user_id, form).await),
         LoginState::Consent { user_id } => consent(svc, issuer, loaded, user_id, form, browser, now).await,
-        LoginState::Mfa { user_id, amr } => super::mfa::verify(svc, issuer, &user_id, &amr, form, now).await,
+        LoginState::Mfa { user_id, amr, .. } => match param(form, "passkey").filter(|p| !p.is_empty()) {
+            Some(answer) => super::passkey::second_factor(svc, issuer, loaded, &user_id, &amr, answer, now).await,
+            None => super::mfa::verify(svc, issuer, &user_id, &amr, form, now).await,
+        },
         LoginState::EnrollTotp { user_id, amr, secret_sealed, optional } => {
             super::mfa::enroll(svc, &user_id, &amr, &secret_sealed, optional, form, now).await
         }
@@ -51,7 +54,12 @@ async fn identifier(
     issuer: &Issuer,
     loaded: &mut Loaded,
     form: &[(String, String)],
+    now: Timestamp,
 ) -> Result<Transition, StoreError> {
+    // A passkey chosen on the identifier page (autofill or the button) signs in without a password.
+    if let Some(answer) = param(form, "passkey").filter(|p| !p.is_empty()) {
+        return super::passkey::first_factor(svc, issuer, loaded, answer, now).await;
+    }
     let username = param(form, "username").map(str::trim).unwrap_or_default();
     if username.is_empty() || username.chars().count() > 256 {
         return Ok(render("Enter your username."));
@@ -202,7 +210,8 @@ async fn consent(
         return Ok(Transition::to(Next::Done(Outcome::ErrorPage { status: 400, message: super::EXPIRED.into() })));
     }
     if param(form, "decision") != Some("allow") {
-        tracing::info!(target: "audit", action = "consent.deny", user_id = %user_id, app_id = %loaded.app.id, "consent refused");
+        let app_id = loaded.app.as_ref().map(|a| a.id.as_str()).unwrap_or_default();
+        tracing::info!(target: "audit", action = "consent.deny", user_id = %user_id, app_id = %app_id, "consent refused");
         let p = &loaded.request.params;
         let denied = "the user did not approve the requested access";
         let to_client = authorize::error_redirect(&p.redirect_uri, issuer, "access_denied", denied, p.state.as_deref());

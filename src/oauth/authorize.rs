@@ -21,7 +21,9 @@ use crate::authn::{secret, session};
 use crate::domain::Timestamp;
 use crate::domain::application::{AppScope, AppType, Application, GRANT_AUTHORIZATION_CODE};
 use crate::domain::consent::needs_consent;
-use crate::domain::oidc::{AuthorizationCode, AuthorizeParams, CodeParams, LoginRequest, LoginState, Session};
+use crate::domain::oidc::{
+    AuthorizationCode, AuthorizeParams, CodeParams, LoginPurpose, LoginRequest, LoginState, Session,
+};
 use crate::domain::user::{User, UserStatus};
 use crate::ids::new_id;
 use crate::store::{Scope, StoreError, Tx};
@@ -216,7 +218,8 @@ async fn authorize_inner(
         id: new_id("lrq", now),
         tenant_id: issuer.tenant.as_ref().map(|t| t.id.clone()),
         partner_id: issuer.tenant.as_ref().map(|t| t.partner_id.clone()),
-        app_id: app.id.clone(),
+        app_id: Some(app.id.clone()),
+        purpose: LoginPurpose::Authorize,
         params,
         state: LoginState::Identifier,
         version: 0,
@@ -249,7 +252,8 @@ async fn ask_consent(
         id: new_id("lrq", now),
         tenant_id: Some(session.tenant_id.clone()),
         partner_id: Some(session.partner_id.clone()),
-        app_id: app.id.clone(),
+        app_id: Some(app.id.clone()),
+        purpose: LoginPurpose::Authorize,
         params: params.clone(),
         state: LoginState::Consent { user_id: session.user_id.clone() },
         version: 0,

@@ -25,6 +25,7 @@ fn build_env() -> Environment<'static> {
     let _ = env.add_template("base.html", include_str!("templates/base.html"));
     let _ = env.add_template("login.html", include_str!("templates/login.html"));
     let _ = env.add_template("message.html", include_str!("templates/message.html"));
+    let _ = env.add_template("account.html", include_str!("templates/account.html"));
     env
 }
 
@@ -39,7 +40,7 @@ fn finish(status: StatusCode, body: Result<String, minijinja::Error>) -> Respons
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self' https: http:; frame-ancestors 'none'"),
+        HeaderValue::from_static("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self' https: http:; frame-ancestors 'none'"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
@@ -65,12 +66,27 @@ pub fn login(page: &LoginPage, status: u16) -> Response {
             scopes => page.scopes,
             idps => page.idps,
             mfa => page.mfa,
+            passkeys => page.passkeys,
+            passkey_options => page.passkey_options,
             primary_color => brand_color(&page.branding),
             logo_url => page.branding.logo_url,
             request_ref => request_id::current(),
         })
     });
     finish(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body)
+}
+
+pub fn account(page: &crate::account::AccountPage) -> Response {
+    let body = env().get_template("account.html").and_then(|t| {
+        t.render(context! {
+            page => page,
+            tenant_name => page.tenant_name,
+            primary_color => brand_color(&page.branding),
+            logo_url => page.branding.logo_url,
+            request_ref => request_id::current(),
+        })
+    });
+    finish(StatusCode::OK, body)
 }
 
 pub fn message(status: u16, heading: &str, message: &str, tenant_name: &str, branding: Option<&Branding>) -> Response {
@@ -114,6 +130,8 @@ mod tests {
                 href: "https://id.test/login/idp/idp_1?request=lrq_x".into(),
             }],
             mfa: None,
+            passkeys: true,
+            passkey_options: "https://id.test/login/passkey".into(),
         };
         let r = login(&page, 200);
         assert_eq!(r.status(), StatusCode::OK);

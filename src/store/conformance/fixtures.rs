@@ -130,6 +130,7 @@ pub fn app(t: &Tenant) -> Application {
         first_party: false,
         accept_audience_from: vec![],
         initiate_login_uri: None,
+        logo_uri: None,
     }
 }
 

@@ -36,6 +36,7 @@ impl Entity for Application {
         "first_party" => self.first_party.into(),
         "accept_audience_from" => json(&self.accept_audience_from),
         "initiate_login_uri" => (&self.initiate_login_uri).into(),
+        "logo_uri" => (&self.logo_uri).into(),
     });
     fn id(&self) -> &str {
         &self.id
@@ -51,6 +52,16 @@ impl Tx {
     /// tenant-scoped login cannot see it; callers must check `Issuer::serves`.
     pub async fn app_by_id_any_scope(&mut self, id: &str) -> Result<Application, StoreError> {
         self.fetch_one("SELECT * FROM applications WHERE id = $1", vec![Arg::from(id)]).await
+    }
+
+    /// The apps a tenant's users can launch from the account page: its own
+    /// and its partner's apps with an `initiate_login_uri` (callers check
+    /// `Issuer::serves` and the assignment), by name.
+    pub async fn launchable_apps(&mut self, tenant_id: &str, partner_id: &str) -> Result<Vec<Application>, StoreError> {
+        let sql = "SELECT * FROM applications WHERE initiate_login_uri IS NOT NULL \
+                   AND ((scope = 'TENANT' AND tenant_id = $1) OR (scope = 'PARTNER' AND partner_id = $2)) \
+                   ORDER BY name, id LIMIT 200";
+        self.fetch_all(sql, vec![Arg::from(tenant_id), Arg::from(partner_id)]).await
     }
 
     /// The application a `client_id` names, within the scope.

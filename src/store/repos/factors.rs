@@ -2,7 +2,7 @@
 //! is a compare-and-set, so two submits of one code cannot both win.
 
 use crate::domain::Timestamp;
-use crate::domain::factor::{Factor, RecoveryCode};
+use crate::domain::factor::{Ceremony, Factor, RecoveryCode};
 use crate::store::db::{Arg, Count};
 use crate::store::{Entity, ScopeCols, StoreError, Tx};
 
@@ -20,6 +20,8 @@ impl Entity for Factor {
         "last_step" => self.last_step.into(),
         "created_at" => self.created_at.into(),
         "last_used_at" => self.last_used_at.into(),
+        "credential_id" => (&self.credential_id).into(),
+        "passkey" => (&self.passkey).into(),
     });
     fn id(&self) -> &str {
         &self.id
@@ -49,7 +51,68 @@ impl Entity for RecoveryCode {
     }
 }
 
+impl Entity for Ceremony {
+    const TABLE: &'static str = "ceremonies";
+    const SCOPE: ScopeCols = ScopeCols::TENANT_OWNED;
+    crate::columns!(self {
+        "id" => (&self.id).into(),
+        "tenant_id" => (&self.tenant_id).into(),
+        "partner_id" => (&self.partner_id).into(),
+        "owner" => (&self.owner).into(),
+        "kind" => (&self.kind).into(),
+        "state" => (&self.state).into(),
+        "created_at" => self.created_at.into(),
+        "expires_at" => self.expires_at.into(),
+    });
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn owner(&self) -> (Option<&str>, Option<&str>) {
+        (Some(&self.partner_id), Some(&self.tenant_id))
+    }
+}
+
 impl Tx {
+    /// The passkey factor with this credential id in the tenant.
+    pub async fn factor_by_credential(
+        &mut self,
+        tenant_id: &str,
+        credential_id: &str,
+    ) -> Result<Option<Factor>, StoreError> {
+        let mut args = vec![Arg::from(tenant_id), Arg::from(credential_id)];
+        let scope = self.scope().predicate(Factor::SCOPE, &mut args);
+        let sql = format!("SELECT * FROM user_factors WHERE tenant_id = $1 AND credential_id = $2 AND {scope}");
+        self.fetch_optional(&sql, args).await
+    }
+
+    /// A passkey was used: its record (the signature counter) moves forward.
+    pub async fn passkey_used(&mut self, factor_id: &str, passkey: &str, now: Timestamp) -> Result<(), StoreError> {
+        let sql = "UPDATE user_factors SET passkey = $2, last_used_at = $3 WHERE id = $1";
+        self.execute(sql, vec![factor_id.into(), passkey.into(), now.into()]).await?;
+        Ok(())
+    }
+
+    /// Stores a ceremony's state, replacing any earlier one of its owner and kind.
+    pub async fn put_ceremony(&mut self, c: &Ceremony) -> Result<(), StoreError> {
+        let sql = "DELETE FROM ceremonies WHERE owner = $1 AND kind = $2";
+        self.execute(sql, vec![c.owner.as_str().into(), c.kind.as_str().into()]).await?;
+        self.insert(c).await
+    }
+
+    /// Takes (deletes and returns) the live ceremony of `owner` and `kind`: each is used once.
+    pub async fn take_ceremony(
+        &mut self,
+        owner: &str,
+        kind: &str,
+        now: Timestamp,
+    ) -> Result<Option<Ceremony>, StoreError> {
+        let mut args = vec![Arg::from(owner), Arg::from(kind)];
+        let scope = self.scope().predicate(Ceremony::SCOPE, &mut args);
+        let sql = format!("DELETE FROM ceremonies WHERE owner = $1 AND kind = $2 AND {scope} RETURNING *");
+        let found: Option<Ceremony> = self.fetch_optional(&sql, args).await?;
+        Ok(found.filter(|c| c.expires_at > now))
+    }
+
     /// The user's factors, oldest first.
     pub async fn factors_of(&mut self, user_id: &str) -> Result<Vec<Factor>, StoreError> {
         let mut args = vec![Arg::from(user_id)];

@@ -38,6 +38,7 @@ impl Entity for LoginRequest {
         "tenant_id" => (&self.tenant_id).into(),
         "partner_id" => (&self.partner_id).into(),
         "app_id" => (&self.app_id).into(),
+        "purpose" => json(&self.purpose),
         "params" => json(&self.params),
         "step" => self.state.name().into(),
         "user_id" => Arg::from(self.state.user_id().map(str::to_owned)),
@@ -307,7 +308,9 @@ impl Tx {
     /// Deletes expired login requests, codes, sessions, refresh tokens and revocations.
     pub async fn purge_expired(&mut self, now: Timestamp) -> Result<u64, StoreError> {
         let mut n = 0;
-        for table in ["login_requests", "authorization_codes", "sessions", "refresh_tokens", "revoked_tokens"] {
+        for table in
+            ["login_requests", "authorization_codes", "sessions", "refresh_tokens", "revoked_tokens", "ceremonies"]
+        {
             n += self.execute(&format!("DELETE FROM {table} WHERE expires_at < $1"), vec![now.into()]).await?;
         }
         Ok(n)
