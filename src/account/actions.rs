@@ -329,7 +329,7 @@ async fn remove_factor(
         let why = "your organization requires a second factor; add another first";
         return settle(tx, Err(AdminError::field("factor_id", why))).await;
     }
-    let r = factors::remove(&mut tx, &w, &user, factor_id).await.map(|_| notice("Removed."));
+    let r = factors::remove(&mut tx, &w, &user, factor_id, None).await.map(|_| notice("Removed."));
     settle(tx, r).await
 }
 

@@ -28,6 +28,10 @@ pub enum PasskeyError {
     Malformed,
     #[error("the passkey could not be verified: {0}")]
     Rejected(String),
+    /// The signature counter did not move forward: a copy of the credential
+    /// is in use somewhere (WebAuthn §6.1.1).
+    #[error("the signature counter went backwards: the credential may be cloned")]
+    Cloned,
     #[error("stored WebAuthn data is unreadable")]
     Stored,
 }
@@ -65,6 +69,13 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, PasskeyErr
     serde_json::from_str(text).map_err(|_| PasskeyError::Stored)
 }
 
+fn refused(e: webauthn_rs::prelude::WebauthnError) -> PasskeyError {
+    match e {
+        webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise => PasskeyError::Cloned,
+        e => PasskeyError::Rejected(e.to_string()),
+    }
+}
+
 fn answer<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, PasskeyError> {
     if text.len() > 64 * 1024 {
         return Err(PasskeyError::Malformed);
@@ -98,6 +109,13 @@ pub fn start_registration(
     let (options, state) = rp
         .start_passkey_registration(user_handle(user_id), user_name, display_name, Some(exclude))
         .map_err(|e| PasskeyError::Rejected(e.to_string()))?;
+    // webauthn-rs leaves the credential non-discoverable; a passkey that
+    // signs in without a username must be a resident (discoverable) one.
+    let mut options = serde_json::to_value(&options).map_err(|_| PasskeyError::Stored)?;
+    if let Some(selection) = options.pointer_mut("/publicKey/authenticatorSelection").and_then(|v| v.as_object_mut()) {
+        selection.insert("residentKey".into(), "required".into());
+        selection.insert("requireResidentKey".into(), true.into());
+    }
     Ok((to_json(&options)?, to_json(&state)?))
 }
 
@@ -155,6 +173,13 @@ pub fn identify(response: &str) -> Result<(Uuid, String), PasskeyError> {
     Ok((handle, base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(response.get_credential_id())))
 }
 
+/// The credential id an answer names (base64url), not yet verified.
+pub fn identify_credential(response: &str) -> Result<String, PasskeyError> {
+    use base64::Engine;
+    let response: PublicKeyCredential = answer(response)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(response.get_credential_id()))
+}
+
 /// Verifies a passwordless answer against the credential it named; the
 /// credential with its counter moved forward, as stored JSON.
 pub fn finish_discovery(
@@ -166,9 +191,7 @@ pub fn finish_discovery(
     let rp = relying_party(issuer)?;
     let response: PublicKeyCredential = answer(response)?;
     let state: DiscoverableAuthentication = from_json(state)?;
-    let result = rp
-        .finish_discoverable_authentication_v2(&response, state, passkey)
-        .map_err(|e| PasskeyError::Rejected(e.to_string()))?;
+    let result = rp.finish_discoverable_authentication_v2(&response, state, passkey).map_err(refused)?;
     let mut used = passkey.clone();
     used.update_credential(&result);
     to_json(&used)
@@ -190,6 +213,7 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&options).unwrap();
         assert_eq!(v["publicKey"]["rp"]["id"], "id.example.com");
         assert_eq!(v["publicKey"]["authenticatorSelection"]["userVerification"], "required");
+        assert_eq!(v["publicKey"]["authenticatorSelection"]["residentKey"], "required", "discoverable");
         assert!(state.len() > 20);
     }
 

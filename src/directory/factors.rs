@@ -63,8 +63,15 @@ pub async fn enroll(tx: &mut Tx, w: &Writer<'_>, user: &User, factor: &Factor) -
     w.record(tx, "user.factor.enroll", ("user", &user.id), owner, details, "user.updated", user_payload(user)).await
 }
 
-/// Removes one factor of `user`; `NotFound` unless it is theirs.
-pub async fn remove(tx: &mut Tx, w: &Writer<'_>, user: &User, factor_id: &str) -> Result<Factor, AdminError> {
+/// Removes one factor of `user` (`reason` recorded in the audit);
+/// `NotFound` unless it is theirs.
+pub async fn remove(
+    tx: &mut Tx,
+    w: &Writer<'_>,
+    user: &User,
+    factor_id: &str,
+    reason: Option<&str>,
+) -> Result<Factor, AdminError> {
     let factor: Factor = tx.get(factor_id).await?;
     if factor.user_id != user.id {
         return Err(StoreError::NotFound.into());
@@ -73,6 +80,9 @@ pub async fn remove(tx: &mut Tx, w: &Writer<'_>, user: &User, factor_id: &str) -
     let mut details = Map::new();
     details.insert("kind".into(), factor.kind.clone().into());
     details.insert("factor_id".into(), factor.id.clone().into());
+    if let Some(r) = reason {
+        details.insert("reason".into(), r.into());
+    }
     let owner = (user.partner_id.as_str(), user.tenant_id.as_str());
     w.record(tx, "user.factor.remove", ("user", &user.id), owner, details, "user.updated", user_payload(user)).await?;
     Ok(factor)

@@ -66,6 +66,17 @@ pub async fn apply(
         Effect::PasskeyUsed { factor_id, passkey } => {
             tx.passkey_used(&factor_id, &passkey, now).await?;
         }
+        Effect::PasskeyCloned { user_id, factor_id } => {
+            let user: User = tx.get(&user_id).await?;
+            let reason = Some("signature counter went backwards: the passkey may be cloned");
+            match directory::factors::remove(tx, &self_service(&user, now), &user, &factor_id, reason).await {
+                Ok(_) => {
+                    tracing::warn!(target: "audit", action = "user.factor.remove", user_id = %user_id, factor_id = %factor_id, "passkey removed: its signature counter went backwards")
+                }
+                Err(AdminError::NotFound) => {}
+                Err(e) => return Err(admin_to_store(e)),
+            }
+        }
         Effect::PasswordFailed { user_id } => {
             if let Some(tenant) = &loaded.tenant
                 && tx.record_login_failure(&user_id, &tenant.settings.lockout, now).await?

@@ -98,6 +98,9 @@ pub enum Effect {
     EnrollTotp { user_id: String, secret: Vec<u8>, step: i64, codes: Vec<String> },
     /// A passkey was verified: its record with the counter moved forward.
     PasskeyUsed { factor_id: String, passkey: String },
+    /// A passkey's signature counter went backwards (a cloned credential):
+    /// the factor is removed, so the copy cannot count its way past the check.
+    PasskeyCloned { user_id: String, factor_id: String },
 }
 
 /// Where the flow goes after a step.

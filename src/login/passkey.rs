@@ -10,7 +10,9 @@
 //!   (`+hwk`, `mfa`); a failure counts toward the lockout like a wrong code.
 //!
 //! Each ceremony's state waits in the store, keyed by the login request,
-//! and is taken once.
+//! and is taken once. A passkey whose signature counter went backwards is
+//! a cloned credential: refused, and removed (audited), so the copy cannot
+//! retry until its counter passes the original's.
 
 use crate::app::Services;
 use crate::authn::{lockout, webauthn};
@@ -163,7 +165,13 @@ pub async fn first_factor(
         }
         Err(e) => {
             tracing::info!(target: "audit", action = "login.failure", user_id = %user.id, error = %e, "passkey refused");
-            Ok(render(NOT_VERIFIED))
+            let effects = match e {
+                webauthn::PasskeyError::Cloned => {
+                    vec![Effect::PasskeyCloned { user_id: user.id, factor_id: factor.id }]
+                }
+                _ => Vec::new(),
+            };
+            Ok(Transition { effects, next: Next::Render { error: Some(NOT_VERIFIED.into()), status: 200 } })
         }
     }
 }
@@ -198,11 +206,18 @@ pub async fn second_factor(
             })
         }
         other => {
+            // Failures count toward the lockout (not while locked: the lock runs its course).
+            let mut effects = if locked { vec![] } else { vec![Effect::PasswordFailed { user_id: user_id.into() }] };
             if let Some(Err(e)) = other {
                 tracing::info!(target: "audit", action = "login.failure", user_id = %user_id, error = %e, "passkey refused");
+                if matches!(e, webauthn::PasskeyError::Cloned) {
+                    // Which passkey answered: the one the browser named.
+                    let named = webauthn::identify_credential(answer).unwrap_or_default();
+                    if let Some((factor_id, _)) = passkeys.iter().find(|(_, p)| webauthn::credential_id(p) == named) {
+                        effects.push(Effect::PasskeyCloned { user_id: user_id.into(), factor_id: factor_id.clone() });
+                    }
+                }
             }
-            // Failures count toward the lockout (not while locked: the lock runs its course).
-            let effects = if locked { vec![] } else { vec![Effect::PasswordFailed { user_id: user_id.into() }] };
             Ok(Transition { effects, next: Next::Render { error: Some(NOT_VERIFIED.into()), status: 200 } })
         }
     }

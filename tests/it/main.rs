@@ -24,6 +24,7 @@ mod oauth_client_credentials;
 mod oidc_flow;
 mod oidc_rp;
 mod ops;
+mod passkeys;
 mod scim;
 mod scim_tester;
 mod sync_crash;

@@ -9,7 +9,7 @@ use scaikey::app::Services;
 use scaikey::clock::SystemClock;
 use scaikey::config::Config;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
     Postgres,

@@ -33,7 +33,10 @@
     box.hidden = false;
   }
 
+  // The autofill request waiting in the background, if any: a second
+  // request is refused while it is pending, so a click ends it first.
   let autofill = null;
+  let pending = null;
 
   async function signIn(button, form, conditional) {
     const opts = await options(button, form);
@@ -43,7 +46,9 @@
       request.mediation = 'conditional';
       request.signal = autofill.signal;
     }
-    const credential = await navigator.credentials.get(request);
+    const asked = navigator.credentials.get(request);
+    if (conditional) pending = asked;
+    const credential = await asked;
     if (credential) submit(form, credential);
   }
 
@@ -60,7 +65,11 @@
     button.hidden = false;
     button.addEventListener('click', async (event) => {
       event.preventDefault();
-      if (autofill) autofill.abort();
+      if (autofill) {
+        autofill.abort();
+        await pending?.catch(() => {});
+        autofill = null;
+      }
       try {
         await (button.dataset.passkey === 'create' ? register(button, form) : signIn(button, form, false));
       } catch (e) {
