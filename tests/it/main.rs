@@ -6,6 +6,7 @@
 
 mod support;
 
+mod account;
 mod admin_authz;
 mod admin_input;
 mod admin_resources;

@@ -54,7 +54,7 @@ async fn passkeys(backend: Backend) {
             "/applications",
             json!({"tenant_id": tid, "scope": "TENANT", "type": "WEB", "name": "Wiki",
                    "grant_types": ["authorization_code"], "redirect_uris": [redirect_uri],
-                   "allowed_scopes": ["openid", "profile"]}),
+                   "allowed_scopes": ["openid", "profile"], "initiate_login_uri": "https://wiki.keys.test/login"}),
         )
         .await;
     let issuer = format!("{}/api/v1/auth/tenants/keys", s.base.replace("127.0.0.1", "localhost"));
