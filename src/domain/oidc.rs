@@ -79,6 +79,8 @@ pub enum LoginState {
     EnrollTotp { user_id: String, amr: Vec<String>, secret_sealed: String, optional: bool },
     /// The recovery codes of the new enrollment, shown once (sealed here).
     RecoveryCodes { user_id: String, amr: Vec<String>, codes_sealed: String },
+    /// Signed in on the device page: the user approves or denies the device.
+    DeviceConfirm { user_id: String },
 }
 
 impl LoginState {
@@ -95,6 +97,7 @@ impl LoginState {
             LoginState::Mfa { .. } => "mfa",
             LoginState::EnrollTotp { .. } => "enroll_totp",
             LoginState::RecoveryCodes { .. } => "recovery_codes",
+            LoginState::DeviceConfirm { .. } => "device_confirm",
         }
     }
 
@@ -115,7 +118,8 @@ impl LoginState {
             | LoginState::Consent { user_id }
             | LoginState::Mfa { user_id, .. }
             | LoginState::EnrollTotp { user_id, .. }
-            | LoginState::RecoveryCodes { user_id, .. } => Some(user_id),
+            | LoginState::RecoveryCodes { user_id, .. }
+            | LoginState::DeviceConfirm { user_id } => Some(user_id),
         }
     }
 }
@@ -129,6 +133,8 @@ pub enum LoginPurpose {
     Authorize,
     /// The user's own account page (`{issuer}/account`); no app.
     Account,
+    /// The device page: the user approves device code `device_id` of the app.
+    Device { device_id: String },
 }
 
 /// A login in progress, created by `/oauth/authorize` or the account page.
@@ -203,4 +209,28 @@ pub struct RefreshToken {
     pub expires_at: Timestamp,
     pub rotated_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+}
+
+/// An RFC 8628 device authorization in progress.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct DeviceCode {
+    pub id: String,
+    pub tenant_id: Option<String>,
+    pub partner_id: Option<String>,
+    pub app_id: String,
+    pub device_code_hash: String,
+    pub user_code_hash: String,
+    pub scope: String,
+    /// `pending`, `approved`, `denied` or `used`.
+    pub status: String,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub auth_time: Option<Timestamp>,
+    #[sqlx(json)]
+    pub amr: Vec<String>,
+    /// Seconds the device waits between polls (raised by `slow_down`).
+    pub poll_interval: i64,
+    pub last_polled_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
 }

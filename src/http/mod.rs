@@ -6,6 +6,7 @@ pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod client_ip;
+pub mod device;
 pub mod error;
 pub mod federation;
 pub mod issuer;
@@ -42,6 +43,7 @@ pub fn router(svc: AppState) -> Router {
         .merge(oauth::routes())
         .merge(oidc::routes())
         .merge(account::routes())
+        .merge(device::routes())
         .merge(federation::routes())
         .merge(scim::routes())
         .nest("/api/v1/admin", admin::routes())

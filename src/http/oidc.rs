@@ -71,6 +71,9 @@ pub(super) fn outcome_response(issuer: &Issuer, o: Outcome) -> Response {
             }
             r
         }
+        Outcome::Message { heading, message } => {
+            pages::message(200, &heading, &message, &tenant_name(issuer), issuer.tenant.as_ref().map(|t| &t.branding))
+        }
         Outcome::ErrorPage { status, message } => pages::message(
             status,
             "Sign-in failed",

@@ -10,12 +10,12 @@ use crate::directory::{self, Actor, Writer};
 use crate::domain::Timestamp;
 use crate::domain::consent::{Consent, needs_consent};
 use crate::domain::factor::{Factor, TOTP};
-use crate::domain::oidc::{LoginPurpose, LoginRequest, Session};
+use crate::domain::oidc::{LoginPurpose, LoginRequest, LoginState, Session};
 use crate::domain::tenant::Tenant;
 use crate::domain::user::{User, UserAttributes};
 use crate::ids::new_id;
 use crate::oauth::Issuer;
-use crate::oauth::authorize::{self, Browser, Outcome, issuer_path};
+use crate::oauth::authorize::{self, Browser, Outcome, issuer_path, with_query};
 use crate::store::{Scope, StoreError, Tx};
 
 use super::{Effect, FlowOutcome, Loaded, expired};
@@ -62,6 +62,17 @@ pub async fn apply(
             let writer = self_service(&user, now);
             directory::factors::enroll(tx, &writer, &user, &factor).await.map_err(admin_to_store)?;
             directory::factors::replace_recovery_codes(tx, &user, &codes, now).await?;
+        }
+        Effect::DecideDevice { device_id, approved } => {
+            let decided = match &approved {
+                Some(s) => tx.device_decide(&device_id, Some((&s.user_id, &s.id, s.auth_time, &s.amr))).await?,
+                None => tx.device_decide(&device_id, None).await?,
+            };
+            if !decided {
+                return Ok(Err("This device code has expired or was already used. Start again on the device.".into()));
+            }
+            let action = if approved.is_some() { "device.approve" } else { "device.deny" };
+            tracing::info!(target: "audit", action, device_id = %device_id, "device code decided");
         }
         Effect::PasskeyUsed { factor_id, passkey } => {
             tx.passkey_used(&factor_id, &passkey, now).await?;
@@ -195,6 +206,12 @@ pub async fn finish(
         return Ok(expired());
     };
     let (session, cookie) = start_session(svc, tx, issuer, tenant, &user, amr, now).await?;
+    if let (LoginPurpose::Device { .. }, Some(_)) = (&loaded.request.purpose, &loaded.app) {
+        // Signed in on the device page: on to the approval, with the session.
+        tx.move_login(&loaded.request, &LoginState::DeviceConfirm { user_id: user.id.clone() }).await?;
+        let location = with_query(&issuer.endpoint("/login"), &[("request", &loaded.request.id)]);
+        return Ok(FlowOutcome::Done(Outcome::Redirect { location, set_cookies: vec![cookie] }));
+    }
     tx.delete::<LoginRequest>(&loaded.request.id).await?;
     let outcome = match (&loaded.request.purpose, &loaded.app) {
         (LoginPurpose::Authorize, Some(app)) => {
@@ -203,7 +220,7 @@ pub async fn finish(
         (LoginPurpose::Account, _) => {
             Outcome::Redirect { location: issuer.endpoint("/account"), set_cookies: Vec::new() }
         }
-        (LoginPurpose::Authorize, None) => return Ok(expired()),
+        (LoginPurpose::Authorize | LoginPurpose::Device { .. }, _) => return Ok(expired()),
     };
     // The login cookie is cleared first: a consent step sets a new one after it.
     Ok(FlowOutcome::Done(with_cookies(outcome, vec![clear_login_cookie(issuer), cookie])))

@@ -17,6 +17,7 @@
 //! | `Mfa { user_id, amr }` | `code` (TOTP) or `recovery_code` | signed in (`+otp`, `mfa`) — see `mfa.rs` |
 //! | `EnrollTotp { user_id, amr, … }` | `code` (the first), or `skip` when optional | `RecoveryCodes` |
 //! | `RecoveryCodes { user_id, amr, … }` | (continue) | signed in |
+//! | `DeviceConfirm { user_id }` | `decision` = `allow` / `deny` | the device code approved or denied (`device.rs`) |
 //!
 //! Every first factor ends in `Authenticated`, where the tenant's MFA
 //! policy (`mfa.rs`) sends the user to a second factor or straight on.
@@ -35,6 +36,7 @@
 //! Failures never say whether the user exists: unknown, suspended and
 //! locked users get the wrong-password message after the same argon2 work.
 
+mod device;
 mod directory;
 mod effects;
 mod mfa;
@@ -59,6 +61,7 @@ use crate::oauth::Issuer;
 use crate::oauth::authorize::{Browser, Outcome};
 use crate::store::{StoreError, Tx};
 
+pub use device::{Entry as DeviceEntry, enter as enter_device_code};
 pub use effects::self_service;
 pub use mfa::seal_factor_secret as seal_totp_secret;
 pub use page::{IdpLink, LoginPage};
@@ -101,6 +104,8 @@ pub enum Effect {
     /// A passkey's signature counter went backwards (a cloned credential):
     /// the factor is removed, so the copy cannot count its way past the check.
     PasskeyCloned { user_id: String, factor_id: String },
+    /// The user approved the device code with this session, or denied it (`None`).
+    DecideDevice { device_id: String, approved: Option<crate::domain::oidc::Session> },
 }
 
 /// Where the flow goes after a step.
@@ -191,11 +196,13 @@ async fn load(
         (None, None) => None,
     };
     let app = match (&request.purpose, &request.app_id) {
-        (LoginPurpose::Authorize, Some(app_id)) => match tx.app_by_id_any_scope(app_id).await {
-            Ok(a) if issuer.serves(&a) => Some(a),
-            Ok(_) | Err(StoreError::NotFound) => return Ok(None),
-            Err(e) => return Err(e),
-        },
+        (LoginPurpose::Authorize | LoginPurpose::Device { .. }, Some(app_id)) => {
+            match tx.app_by_id_any_scope(app_id).await {
+                Ok(a) if issuer.serves(&a) => Some(a),
+                Ok(_) | Err(StoreError::NotFound) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
         // The account page is a tenant issuer's, and has no app.
         (LoginPurpose::Account, None) if issuer.tenant.is_some() => None,
         _ => return Ok(None),

@@ -45,6 +45,9 @@ pub async fn run(
             super::mfa::enroll(svc, &user_id, &amr, &secret_sealed, optional, form, now).await
         }
         LoginState::RecoveryCodes { user_id, amr, .. } => Ok(Transition::to(Next::Finish { user_id, amr })),
+        LoginState::DeviceConfirm { user_id } => {
+            super::device::confirm(svc, issuer, loaded, &user_id, form, browser, now).await
+        }
     }
 }
 

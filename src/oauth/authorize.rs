@@ -38,8 +38,19 @@ pub const CODE_TTL: i64 = 60;
 /// What the HTTP layer does next.
 #[derive(Debug)]
 pub enum Outcome {
-    Redirect { location: String, set_cookies: Vec<String> },
-    ErrorPage { status: u16, message: String },
+    Redirect {
+        location: String,
+        set_cookies: Vec<String>,
+    },
+    ErrorPage {
+        status: u16,
+        message: String,
+    },
+    /// A flow that ends on ScaiKey's own page (the device page's approval).
+    Message {
+        heading: String,
+        message: String,
+    },
 }
 
 pub struct Browser<'a> {

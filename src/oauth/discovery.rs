@@ -17,6 +17,7 @@ pub fn document(issuer: &Issuer, base: &str) -> Value {
         "userinfo_endpoint": issuer.endpoint("/oauth/userinfo"),
         "introspection_endpoint": issuer.endpoint("/oauth/introspect"),
         "revocation_endpoint": issuer.endpoint("/oauth/revoke"),
+        "device_authorization_endpoint": issuer.endpoint("/oauth/device_authorization"),
         "end_session_endpoint": issuer.endpoint("/oauth/logout"),
         "jwks_uri": issuer.endpoint("/oauth/jwks"),
         "grant_types_supported": grants,

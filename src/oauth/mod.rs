@@ -4,11 +4,13 @@
 pub mod authorize;
 pub mod bearer;
 pub mod client_auth;
+pub mod device;
 pub mod discovery;
 pub mod endpoint;
 pub mod error;
 pub mod grants;
 pub mod introspect;
+pub mod issue;
 pub mod issuer;
 pub mod logout;
 pub mod pkce;

@@ -25,6 +25,8 @@ pub struct AccessTokenSpec<'a> {
     pub scopes: &'a [String],
     pub tenant_id: Option<&'a str>,
     pub partner_id: Option<&'a str>,
+    /// RFC 8693 §4.1 `act`: the actor (nested for a chain of delegations).
+    pub act: Option<Value>,
     pub now: Timestamp,
 }
 
@@ -39,6 +41,9 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// RFC 8693 §2.2.1, for a token exchange.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 pub fn access_token_claims(spec: &AccessTokenSpec<'_>) -> Value {
@@ -75,6 +80,9 @@ pub fn access_token_claims(spec: &AccessTokenSpec<'_>) -> Value {
         c.insert("groups".into(), json!(groups));
         c.insert("roles".into(), json!(roles));
         c.insert("amr".into(), json!(amr));
+    }
+    if let Some(act) = &spec.act {
+        c.insert("act".into(), act.clone());
     }
     Value::Object(c)
 }
@@ -116,6 +124,11 @@ pub struct UserTokenSpec<'a> {
     pub amr: &'a [String],
     pub session_id: &'a str,
     pub nonce: Option<&'a str>,
+    /// `aud` of the access token; empty: the app itself.
+    pub audience: Vec<String>,
+    pub act: Option<Value>,
+    /// Whether an ID token is issued when `openid` is granted.
+    pub id_token: bool,
     pub now: Timestamp,
 }
 
@@ -136,15 +149,16 @@ pub fn issue_user_tokens(keys: &KeyRing, spec: &UserTokenSpec<'_>) -> Result<Iss
             roles: spec.roles.clone(),
             amr: spec.amr.to_vec(),
         },
-        audience: Vec::new(),
+        audience: spec.audience.clone(),
         scopes: spec.scopes,
         tenant_id: Some(&spec.user.tenant_id),
         partner_id: Some(&spec.user.partner_id),
+        act: spec.act.clone(),
         now: spec.now,
     });
     let access_jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default().to_owned();
     let access_token = sign_access_token(keys, spec.app, &claims)?;
-    let id_token = if spec.scopes.iter().any(|s| s == "openid") {
+    let id_token = if spec.id_token && spec.scopes.iter().any(|s| s == "openid") {
         let iat = spec.now.unix_seconds();
         let mut c = super::user_claims::standard_claims(spec.user, spec.scopes, &spec.groups);
         c.insert("iss".into(), json!(spec.issuer));

@@ -12,6 +12,7 @@ mod admin_input;
 mod admin_resources;
 mod authority;
 mod cloud_sync;
+mod device_flow;
 mod directory;
 mod directory_ad;
 mod directory_sync;

@@ -26,6 +26,7 @@ fn build_env() -> Environment<'static> {
     let _ = env.add_template("login.html", include_str!("templates/login.html"));
     let _ = env.add_template("message.html", include_str!("templates/message.html"));
     let _ = env.add_template("account.html", include_str!("templates/account.html"));
+    let _ = env.add_template("device.html", include_str!("templates/device.html"));
     env
 }
 
@@ -87,6 +88,33 @@ pub fn account(page: &crate::account::AccountPage) -> Response {
         })
     });
     finish(StatusCode::OK, body)
+}
+
+pub fn device(
+    issuer: &crate::oauth::Issuer,
+    action: &str,
+    user_code: &str,
+    error: Option<&str>,
+    status: u16,
+) -> Response {
+    let default = Branding::default();
+    let b = issuer.tenant.as_ref().map(|t| &t.branding).unwrap_or(&default);
+    let tenant_name = match &issuer.tenant {
+        Some(t) => t.branding.display_name.clone().unwrap_or_else(|| t.name.clone()),
+        None => "ScaiKey".into(),
+    };
+    let body = env().get_template("device.html").and_then(|t| {
+        t.render(context! {
+            action => action,
+            user_code => user_code,
+            error => error,
+            tenant_name => tenant_name,
+            primary_color => brand_color(b),
+            logo_url => b.logo_url,
+            request_ref => request_id::current(),
+        })
+    });
+    finish(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body)
 }
 
 pub fn message(status: u16, heading: &str, message: &str, tenant_name: &str, branding: Option<&Branding>) -> Response {

@@ -8,12 +8,10 @@ use crate::domain::application::{AppType, Application, GRANT_AUTHORIZATION_CODE}
 use crate::domain::oidc::AuthorizationCode;
 use crate::domain::user::{User, UserStatus};
 use crate::oauth::OAuthError;
+use crate::oauth::issue::{self, ForUser, Refresh};
 use crate::oauth::pkce;
-use crate::oauth::tokens::{TokenResponse, UserTokenSpec, issue_user_tokens};
-use crate::oauth::user_claims::groups_and_roles;
 use crate::store::StoreError;
 
-use super::refresh_token::{new_refresh_token, wants_refresh};
 use super::{Grant, GrantFuture, GrantRequest};
 
 pub struct AuthorizationCodeGrant;
@@ -80,54 +78,31 @@ impl Grant for AuthorizationCodeGrant {
             if user.status != UserStatus::Active {
                 return Err(invalid_grant("the account is not active"));
             }
-            let (groups, roles) = groups_and_roles(&mut tx, &user).await?;
-            let scopes = row.params.scope.clone();
-            let tokens = issue_user_tokens(
-                &req.svc.keys,
-                &UserTokenSpec {
-                    issuer: &req.issuer.url,
-                    app: req.app,
+            let issued = issue::for_user(
+                &mut tx,
+                req.svc,
+                req.issuer,
+                req.app,
+                ForUser {
                     user: &user,
-                    scopes: &scopes,
-                    groups,
-                    roles,
+                    session_id: &row.session_id,
                     auth_time: row.params.auth_time,
                     amr: &row.params.amr,
-                    session_id: &row.session_id,
                     nonce: row.params.nonce.as_deref(),
-                    now: req.now,
+                    scopes: row.params.scope.clone(),
+                    audience: Vec::new(),
+                    act: None,
+                    id_token: true,
+                    refresh: Refresh::Start { code_id: Some(&row.id) },
                 },
-            )?;
-            if !tx.use_code(&row.id, &tokens.access_jti, req.now).await? {
+                req.now,
+            )
+            .await?;
+            if !tx.use_code(&row.id, &issued.access_jti, req.now).await? {
                 return Err(invalid_grant("the code was already used"));
             }
-            let refresh_token = if wants_refresh(req.app, &scopes) {
-                let (token, rt) = new_refresh_token(
-                    req.app,
-                    &user,
-                    &row.session_id,
-                    Some(&row.id),
-                    None,
-                    &scopes,
-                    row.params.auth_time,
-                    &row.params.amr,
-                    &tokens.access_jti,
-                    req.now,
-                );
-                tx.insert(&rt).await?;
-                Some(token)
-            } else {
-                None
-            };
             tx.commit().await?;
-            Ok(TokenResponse {
-                access_token: tokens.access_token,
-                token_type: "Bearer",
-                expires_in: req.app.token_lifetime,
-                scope: Some(scopes.join(" ")),
-                refresh_token,
-                id_token: tokens.id_token,
-            })
+            Ok(issued.response)
         })
     }
 }

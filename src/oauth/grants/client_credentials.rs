@@ -4,7 +4,6 @@
 
 use crate::domain::application::{AppType, Application};
 use crate::oauth::endpoint::resolve_audience;
-use crate::oauth::tokens::{AccessTokenSpec, Subject, TokenResponse, access_token_claims, sign_access_token};
 
 use super::{Grant, GrantFuture, GrantRequest};
 
@@ -30,30 +29,7 @@ impl Grant for ClientCredentials {
         Box::pin(async move {
             let scopes: Vec<String> = req.scopes.iter().filter(|s| !USER_ONLY.contains(&s.as_str())).cloned().collect();
             let audience = resolve_audience(&req).await?;
-            let (tenant_id, partner_id) = match &req.issuer.tenant {
-                Some(t) => (Some(t.id.as_str()), Some(t.partner_id.as_str())),
-                None => (req.app.tenant_id.as_deref(), req.app.partner_id.as_deref()),
-            };
-            let spec = AccessTokenSpec {
-                issuer: &req.issuer.url,
-                app: req.app,
-                subject: Subject::Client,
-                audience,
-                scopes: &scopes,
-                tenant_id,
-                partner_id,
-                now: req.now,
-            };
-            let claims = access_token_claims(&spec);
-            let access_token = sign_access_token(&req.svc.keys, req.app, &claims)?;
-            Ok(TokenResponse {
-                access_token,
-                token_type: "Bearer",
-                expires_in: req.app.token_lifetime,
-                scope: Some(scopes.join(" ")),
-                refresh_token: None,
-                id_token: None,
-            })
+            crate::oauth::issue::for_client(req.svc, req.issuer, req.app, &scopes, audience, req.now)
         })
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod refresh_token;
 
 use std::future::Future;
@@ -59,5 +60,6 @@ pub fn registry() -> &'static [&'static dyn Grant] {
         &authorization_code::AuthorizationCodeGrant,
         &refresh_token::RefreshTokenGrant,
         &client_credentials::ClientCredentials,
+        &device_code::DeviceCodeGrant,
     ]
 }

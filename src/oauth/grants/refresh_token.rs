@@ -12,8 +12,7 @@ use crate::domain::application::{AppType, Application, GRANT_REFRESH_TOKEN};
 use crate::domain::oidc::RefreshToken;
 use crate::domain::user::{User, UserStatus};
 use crate::ids::new_id;
-use crate::oauth::tokens::{TokenResponse, UserTokenSpec, issue_user_tokens};
-use crate::oauth::user_claims::groups_and_roles;
+use crate::oauth::issue::{self, ForUser, Refresh};
 use crate::store::StoreError;
 
 use super::authorization_code::invalid_grant;
@@ -137,48 +136,35 @@ impl Grant for RefreshTokenGrant {
                     asked
                 }
             };
-            let (groups, roles) = groups_and_roles(&mut tx, &user).await?;
-            let tokens = issue_user_tokens(
-                &req.svc.keys,
-                &UserTokenSpec {
-                    issuer: &req.issuer.url,
-                    app: req.app,
-                    user: &user,
-                    scopes: &scopes,
-                    groups,
-                    roles,
-                    auth_time: row.auth_time,
-                    amr: &row.amr,
-                    session_id: &row.session_id,
-                    nonce: None,
-                    now: req.now,
-                },
-            )?;
             if !tx.rotate_refresh(&row.id, req.now).await? {
                 return Err(invalid_grant("the refresh token was already used"));
             }
-            let (token, next) = new_refresh_token(
+            let issued = issue::for_user(
+                &mut tx,
+                req.svc,
+                req.issuer,
                 req.app,
-                &user,
-                &row.session_id,
-                row.code_id.as_deref(),
-                Some(&row.family_id),
-                &granted,
-                row.auth_time,
-                &row.amr,
-                &tokens.access_jti,
+                ForUser {
+                    user: &user,
+                    session_id: &row.session_id,
+                    auth_time: row.auth_time,
+                    amr: &row.amr,
+                    nonce: None,
+                    scopes,
+                    audience: Vec::new(),
+                    act: None,
+                    id_token: true,
+                    refresh: Refresh::Rotate {
+                        family_id: &row.family_id,
+                        code_id: row.code_id.as_deref(),
+                        granted: &granted,
+                    },
+                },
                 req.now,
-            );
-            tx.insert(&next).await?;
+            )
+            .await?;
             tx.commit().await?;
-            Ok(TokenResponse {
-                access_token: tokens.access_token,
-                token_type: "Bearer",
-                expires_in: req.app.token_lifetime,
-                scope: Some(scopes.join(" ")),
-                refresh_token: Some(token),
-                id_token: tokens.id_token,
-            })
+            Ok(issued.response)
         })
     }
 }

@@ -2,6 +2,7 @@
 //! more than plain CRUD (membership closure, lookups by secret hash, leases).
 
 pub mod applications;
+pub mod device;
 pub mod events;
 pub mod factors;
 pub mod groups;

@@ -308,9 +308,15 @@ impl Tx {
     /// Deletes expired login requests, codes, sessions, refresh tokens and revocations.
     pub async fn purge_expired(&mut self, now: Timestamp) -> Result<u64, StoreError> {
         let mut n = 0;
-        for table in
-            ["login_requests", "authorization_codes", "sessions", "refresh_tokens", "revoked_tokens", "ceremonies"]
-        {
+        for table in [
+            "login_requests",
+            "authorization_codes",
+            "sessions",
+            "refresh_tokens",
+            "revoked_tokens",
+            "ceremonies",
+            "device_codes",
+        ] {
             n += self.execute(&format!("DELETE FROM {table} WHERE expires_at < $1"), vec![now.into()]).await?;
         }
         Ok(n)
