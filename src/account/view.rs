@@ -52,7 +52,8 @@ pub struct AccountPage {
     pub tenant_name: String,
     pub branding: Branding,
     pub action: String,
-    pub passkey_options_url: String,
+    /// Where the script gets WebAuthn options; `None` where passkeys cannot work (an IP address).
+    pub passkey_options_url: Option<String>,
     pub logout_url: String,
     pub csrf_token: String,
     pub display_name: String,
@@ -101,7 +102,7 @@ pub async fn build(
             .unwrap_or_default(),
         branding: tenant.map(|t| t.branding.clone()).unwrap_or_default(),
         action: issuer.endpoint("/account"),
-        passkey_options_url: issuer.endpoint("/account/passkey"),
+        passkey_options_url: crate::authn::webauthn::available(issuer).then(|| issuer.endpoint("/account/passkey")),
         logout_url: issuer.endpoint("/oauth/logout"),
         csrf_token: super::csrf_token(session),
         display_name: user.display_name.clone().unwrap_or_else(|| user.user_name.clone()),

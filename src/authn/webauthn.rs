@@ -52,6 +52,13 @@ fn relying_party(issuer: &Issuer) -> Result<Webauthn, PasskeyError> {
         .map_err(|_| PasskeyError::RelyingParty)
 }
 
+/// Whether passkeys work on `issuer`'s pages: browsers accept only a
+/// domain name as relying party id, never an IP address.
+pub fn available(issuer: &Issuer) -> bool {
+    Url::parse(&issuer.url).is_ok_and(|u| matches!(u.host(), Some(url::Host::Domain(_))))
+        && relying_party(issuer).is_ok()
+}
+
 /// The WebAuthn user handle of a user: stable, opaque, derived from the id
 /// (so nothing more is stored, and a passwordless answer names its user).
 pub fn user_handle(user_id: &str) -> Uuid {
@@ -215,6 +222,9 @@ mod tests {
         assert_eq!(v["publicKey"]["authenticatorSelection"]["userVerification"], "required");
         assert_eq!(v["publicKey"]["authenticatorSelection"]["residentKey"], "required", "discoverable");
         assert!(state.len() > 20);
+        assert!(available(&issuer("http://localhost:8080/api/v1/auth/tenants/acme")));
+        assert!(!available(&issuer("http://127.0.0.1:8080/api/v1/auth/tenants/acme")), "an IP is no RP id");
+        assert!(!available(&issuer("http://[::1]:8080/api/v1/auth/tenants/acme")));
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub fn build(
         scopes: loaded.request.params.scope.iter().filter(|s| needs_consent(s)).cloned().collect(),
         idps,
         mfa: None,
-        passkeys: issuer.tenant.is_some(),
+        passkeys: issuer.tenant.is_some() && crate::authn::webauthn::available(issuer),
         passkey_options: issuer.endpoint("/login/passkey"),
     }
 }

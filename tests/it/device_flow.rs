@@ -200,3 +200,35 @@ async fn device_flow_sqlite() {
 async fn device_flow_postgres() {
     device_flow(Backend::Postgres).await;
 }
+
+/// openid-client starts the flow and polls; Chromium signs in on the device page and approves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_flow_with_openid_client_and_chromium() {
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").is_file(),
+        "Debian's chromium is required: apt-get install --no-install-recommends chromium"
+    );
+    let s = TestServer::start(Backend::Sqlite).await;
+    let (_, tenant) = s.partner_and_tenant("den").await;
+    let tid = tenant["id"].as_str().unwrap();
+    let user = s.create("/users", json!({"tenant_id": tid, "user_name": "ada@den.test", "password": PASSWORD})).await;
+    let app = s
+        .create(
+            "/applications",
+            json!({"tenant_id": tid, "scope": "TENANT", "type": "NATIVE", "name": "Den Console",
+                   "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"],
+                   "redirect_uris": ["http://127.0.0.1/cb"], "allowed_scopes": ["openid", "profile"]}),
+        )
+        .await;
+    let shot = crate::oidc_rp::artifact_dir().join("device.png");
+    let cfg = json!({"issuer": format!("{}/api/v1/auth/tenants/den", s.base), "client_id": app["client_id"],
+        "redirect_uri": "http://127.0.0.1/unused", "username": "ada@den.test", "password": PASSWORD, "screenshot": shot});
+    let r = crate::oidc_rp::node_peer("device.mjs", &cfg).await;
+    assert_eq!(r["prefilled"], r["user_code"], "{r}");
+    assert_eq!(r["app_name"], "Den Console");
+    assert_eq!(r["done"], "Device connected");
+    assert_eq!(r["claims"]["sub"], user["id"]);
+    assert_eq!(r["claims"]["aud"], app["client_id"]);
+    assert_eq!(r["claims"]["amr"], json!(["pwd"]));
+    assert_eq!(r["console_errors"], json!([]));
+}
