@@ -30,5 +30,6 @@ mod passkeys;
 mod scim;
 mod scim_tester;
 mod sync_crash;
+mod token_exchange;
 mod webhooks;
 mod webhooks_processes;

@@ -6,6 +6,7 @@ pub mod authorization_code;
 pub mod client_credentials;
 pub mod device_code;
 pub mod refresh_token;
+pub mod token_exchange;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -61,5 +62,6 @@ pub fn registry() -> &'static [&'static dyn Grant] {
         &refresh_token::RefreshTokenGrant,
         &client_credentials::ClientCredentials,
         &device_code::DeviceCodeGrant,
+        &token_exchange::TokenExchange,
     ]
 }
