@@ -83,10 +83,26 @@ impl Default for Lockout {
     }
 }
 
+/// Who may register applications at the tenant's RFC 7591 endpoint.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientRegistration {
+    /// No registration endpoint.
+    #[default]
+    Off,
+    /// Anyone, public clients only (no secret: NATIVE, or SPA with `web`).
+    Public,
+    /// Public and confidential clients, with an initial access token: an
+    /// access token of this tenant issuer carrying `admin:write`.
+    InitialAccessToken,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TenantSettings {
     pub mfa_policy: MfaPolicy,
+    /// Dynamic client registration (RFC 7591), off by default.
+    pub client_registration: ClientRegistration,
     pub password_policy: PasswordPolicy,
     /// SSO session lifetime in seconds.
     pub session_timeout: u32,
@@ -98,6 +114,7 @@ impl Default for TenantSettings {
     fn default() -> Self {
         Self {
             mfa_policy: MfaPolicy::Off,
+            client_registration: ClientRegistration::Off,
             password_policy: PasswordPolicy::default(),
             session_timeout: 28_800,
             lockout: Lockout::default(),

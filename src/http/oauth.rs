@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/tenants/{slug}/.well-known/oauth-authorization-server", get(tenant_discovery))
         .route("/api/v1/auth/tenants/{slug}/oauth/token", post(tenant_token))
         .route("/api/v1/auth/tenants/{slug}/oauth/jwks", get(tenant_jwks))
+        .route("/api/v1/auth/tenants/{slug}/oauth/register", post(tenant_register))
 }
 
 /// An OAuth error response.
@@ -184,5 +185,35 @@ async fn token_response(svc: &AppState, issuer: &Issuer, headers: &HeaderMap, bo
     if let Some(cid) = client_id {
         super::oidc::cors_for_client(svc, issuer, headers, &cid, &mut r).await;
     }
+    r
+}
+
+/// Dynamic client registration (RFC 7591), where the tenant enabled it.
+#[utoipa::path(post, path = "/api/v1/auth/tenants/{slug}/oauth/register", tag = "oauth",
+    params(("slug" = String, Path, description = "tenant slug")),
+    request_body(content_type = "application/json", description = "RFC 7591 client metadata"),
+    responses((status = 201, description = "the registered client (client_id, and client_secret when confidential)"),
+              (status = 400, description = "invalid_redirect_uri or invalid_client_metadata"),
+              (status = 401, description = "an initial access token is required"),
+              (status = 404, description = "registration is off for this tenant")))]
+pub async fn tenant_register(
+    State(svc): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let issuer = match tenant_issuer(&svc, &slug).await {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let answer = crate::oauth::registration::register(&svc, &issuer, bearer, &body).await;
+    let mut r =
+        (StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_REQUEST), Json(answer.body)).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }

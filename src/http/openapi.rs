@@ -34,6 +34,7 @@ use super::admin as handlers;
         super::oauth::tenant_discovery,
         super::oauth::tenant_token,
         super::oauth::tenant_jwks,
+        super::oauth::tenant_register,
         super::oidc::authorize_h,
         super::oidc::login_page,
         super::federation::start,

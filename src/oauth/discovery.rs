@@ -10,7 +10,7 @@ use super::grants::registry;
 pub fn document(issuer: &Issuer, base: &str) -> Value {
     let grants: Vec<&str> = registry().iter().map(|g| g.grant_type()).collect();
     let algs = ["RS256", "ES256", "EdDSA"];
-    json!({
+    let mut doc = json!({
         "issuer": issuer.url,
         "authorization_endpoint": issuer.endpoint("/oauth/authorize"),
         "token_endpoint": issuer.endpoint("/oauth/token"),
@@ -40,5 +40,12 @@ pub fn document(issuer: &Issuer, base: &str) -> Value {
             "email", "email_verified", "phone_number", "groups", "tenant_id"],
         "acr_values_supported": ["1", "2"],
         "service_documentation": format!("{base}/api/v1/openapi.json"),
-    })
+    });
+    // The registration endpoint exists only where the tenant enabled it.
+    if super::registration::enabled(issuer)
+        && let Some(d) = doc.as_object_mut()
+    {
+        d.insert("registration_endpoint".into(), json!(issuer.endpoint("/oauth/register")));
+    }
+    doc
 }

@@ -14,6 +14,7 @@ pub mod issue;
 pub mod issuer;
 pub mod logout;
 pub mod pkce;
+pub mod registration;
 pub mod revoke;
 pub mod tokens;
 pub mod user_claims;

@@ -27,6 +27,7 @@ mod oidc_flow;
 mod oidc_rp;
 mod ops;
 mod passkeys;
+mod registration;
 mod scim;
 mod scim_tester;
 mod sync_crash;
