@@ -41,13 +41,21 @@ impl Simple for McpAgent {
             status: "active".into(),
             created_at: ctx.now,
             updated_at: ctx.now,
+            secret_hash: None,
+            max_token_lifetime: input.max_token_lifetime.unwrap_or(3600),
         };
         agent.validate()?;
         must_exist::<User>(tx, &agent.user_id, &tenant.id, "user_id").await?;
         if let Some(a) = &agent.application_id {
             must_exist::<Application>(tx, a, &tenant.id, "application_id").await?;
         }
-        Ok(Created::new(agent))
+        // The agent's own secret for the token endpoint, shown this once.
+        let secret = crate::authn::secret::generate("ska_");
+        let mut agent = agent;
+        agent.secret_hash = Some(crate::authn::secret::hash(&secret));
+        let mut created = Created::new(agent);
+        created.once.insert("client_secret".into(), secret.into());
+        Ok(created)
     }
 
     async fn apply(ctx: &Ctx<'_>, _tx: &mut Tx, mut a: McpAgent, p: McpAgentPatch) -> Result<Self, AdminError> {
@@ -62,6 +70,9 @@ impl Simple for McpAgent {
         }
         if let Some(s) = p.status {
             a.status = s;
+        }
+        if let Some(l) = p.max_token_lifetime {
+            a.max_token_lifetime = l;
         }
         a.updated_at = ctx.now;
         a.validate()?;

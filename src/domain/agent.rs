@@ -20,10 +20,15 @@ pub struct McpAgent {
     pub application_id: Option<String>,
     #[sqlx(json)]
     pub allowed_scopes: Vec<String>,
-    /// `active` or `disabled`
+    /// `active`, or `suspended` (also spelled `disabled`): its tokens stop working at once.
     pub status: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The agent's secret for the token endpoint (shown once at creation).
+    #[serde(skip)]
+    pub secret_hash: Option<String>,
+    /// Seconds an agent's token lives at most (60 to 86400).
+    pub max_token_lifetime: i64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -36,6 +41,7 @@ pub struct NewMcpAgent {
     pub application_id: Option<String>,
     #[serde(default)]
     pub allowed_scopes: Vec<String>,
+    pub max_token_lifetime: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -47,9 +53,14 @@ pub struct McpAgentPatch {
     pub description: Option<Option<String>>,
     pub allowed_scopes: Option<Vec<String>>,
     pub status: Option<String>,
+    pub max_token_lifetime: Option<i64>,
 }
 
 impl McpAgent {
+    pub fn is_active(&self) -> bool {
+        self.status == "active"
+    }
+
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut p = Problems::default();
         p.name("name", &self.name, 200);
@@ -61,7 +72,12 @@ impl McpAgent {
         for (i, s) in self.allowed_scopes.iter().enumerate() {
             p.check(is_valid_scope(s), &format!("allowed_scopes[{i}]"), "is not a valid scope");
         }
-        p.check(matches!(self.status.as_str(), "active" | "disabled"), "status", "must be active or disabled");
+        p.check(
+            matches!(self.status.as_str(), "active" | "suspended" | "disabled"),
+            "status",
+            "must be active or suspended",
+        );
+        p.check((60..=86_400).contains(&self.max_token_lifetime), "max_token_lifetime", "must be 60 to 86400 seconds");
         p.into_result()
     }
 }

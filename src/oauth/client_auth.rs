@@ -86,6 +86,41 @@ pub async fn authenticate(
     }
 }
 
+/// The MCP agent behind `creds` (`client_id` = the agent's `agt_` id, its
+/// secret), if it exists in `issuer`'s tenant, is active, and the secret
+/// matches; and the application it acts through.
+pub async fn authenticate_agent(
+    store: &Store,
+    issuer: &Issuer,
+    creds: &ClientCredentials,
+) -> Result<(crate::domain::agent::McpAgent, Application), OAuthError> {
+    let Some(tenant) = &issuer.tenant else { return Err(OAuthError::invalid_client()) };
+    if creds.client_id.len() > 64 || creds.client_secret.as_ref().is_some_and(|s| s.len() > 512) {
+        return Err(OAuthError::invalid_client());
+    }
+    let mut tx = store.read(Scope::Tenant(tenant.id.clone())).await?;
+    let agent: Option<crate::domain::agent::McpAgent> = match tx.get(&creds.client_id).await {
+        Ok(a) => Some(a),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let app = match agent.as_ref().and_then(|a| a.application_id.clone()) {
+        Some(id) => match tx.app_by_id_any_scope(&id).await {
+            Ok(a) => Some(a),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    tx.commit().await?;
+    let stored = agent.as_ref().and_then(|a| a.secret_hash.as_deref()).unwrap_or(DUMMY_HASH);
+    let secret_ok = secret::matches(creds.client_secret.as_deref().unwrap_or_default(), stored);
+    match (agent, app) {
+        (Some(agent), Some(app)) if secret_ok && agent.is_active() && issuer.serves(&app) => Ok((agent, app)),
+        _ => Err(OAuthError::invalid_client()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,9 @@ pub async fn token(
 
     let creds: ClientCredentials =
         client_auth::from_request(req.authorization.as_deref(), param("client_id"), param("client_secret"))?;
+    if crate::ids::has_prefix(&creds.client_id, "agt") {
+        return agent_token(svc, issuer, &creds, grant_type, form).await;
+    }
     let app = client_auth::authenticate(&svc.store, issuer, &creds).await?;
 
     if !grant.app_types().contains(&app.app_type) || !app.allows_grant(grant_type) {
@@ -69,6 +72,27 @@ pub async fn token(
     let response = grant.issue(GrantRequest { svc, issuer, app: &app, scopes, form, now }).await?;
     metrics::counter!("scaikey_tokens_issued_total", "grant_type" => grant.grant_type()).increment(1);
     tracing::info!(target: "audit", action = "token.issue", client_id = %app.client_id, grant_type, issuer = %issuer.url, "token issued");
+    Ok((app, response))
+}
+
+/// An MCP agent at the token endpoint: it signs in with its own id and
+/// secret and may only exchange its owner's token (RFC 8693), acting
+/// through its application.
+async fn agent_token(
+    svc: &Services,
+    issuer: &Issuer,
+    creds: &ClientCredentials,
+    grant_type: &str,
+    form: &[(String, String)],
+) -> Result<(Application, TokenResponse), OAuthError> {
+    let (agent, app) = client_auth::authenticate_agent(&svc.store, issuer, creds).await?;
+    if grant_type != crate::domain::application::GRANT_TOKEN_EXCHANGE {
+        return Err(OAuthError::unauthorized_client("an agent obtains tokens by token exchange only"));
+    }
+    let now = svc.clock.now();
+    let req = GrantRequest { svc, issuer, app: &app, scopes: Vec::new(), form, now };
+    let response = super::grants::token_exchange::exchange(req, Some(&agent)).await?;
+    metrics::counter!("scaikey_tokens_issued_total", "grant_type" => "agent_token_exchange").increment(1);
     Ok((app, response))
 }
 

@@ -48,6 +48,8 @@ pub struct ForUser<'a> {
     /// An ID token when `openid` is granted (not for a token exchange).
     pub id_token: bool,
     pub refresh: Refresh<'a>,
+    /// A cap below the app's `token_lifetime` (an agent's `max_token_lifetime`).
+    pub lifetime_cap: Option<i64>,
 }
 
 /// Issued tokens, and the access token's `jti` (codes remember it to revoke
@@ -79,6 +81,7 @@ pub fn for_client(
         tenant_id,
         partner_id,
         act: None,
+        lifetime: app.token_lifetime,
         now,
     };
     let access_token = sign_access_token(&svc.keys, app, &access_token_claims(&spec))?;
@@ -104,6 +107,7 @@ pub async fn for_user(
     now: Timestamp,
 ) -> Result<Issued, OAuthError> {
     let (groups, roles) = groups_and_roles(tx, d.user).await?;
+    let lifetime = d.lifetime_cap.map_or(app.token_lifetime, |cap| cap.min(app.token_lifetime));
     let tokens = issue_user_tokens(
         &svc.keys,
         &UserTokenSpec {
@@ -120,6 +124,7 @@ pub async fn for_user(
             audience: d.audience,
             act: d.act.clone(),
             id_token: d.id_token,
+            lifetime,
             now,
         },
     )?;
@@ -152,7 +157,7 @@ pub async fn for_user(
         response: TokenResponse {
             access_token: tokens.access_token,
             token_type: "Bearer",
-            expires_in: app.token_lifetime,
+            expires_in: lifetime,
             scope: Some(d.scopes.join(" ")),
             refresh_token,
             id_token: tokens.id_token,

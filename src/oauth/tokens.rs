@@ -27,6 +27,8 @@ pub struct AccessTokenSpec<'a> {
     pub partner_id: Option<&'a str>,
     /// RFC 8693 §4.1 `act`: the actor (nested for a chain of delegations).
     pub act: Option<Value>,
+    /// Seconds the token lives.
+    pub lifetime: i64,
     pub now: Timestamp,
 }
 
@@ -61,7 +63,7 @@ pub fn access_token_claims(spec: &AccessTokenSpec<'_>) -> Value {
         many => json!(many),
     };
     c.insert("aud".into(), aud);
-    c.insert("exp".into(), json!(iat + spec.app.token_lifetime));
+    c.insert("exp".into(), json!(iat + spec.lifetime));
     c.insert("iat".into(), json!(iat));
     c.insert("nbf".into(), json!(iat));
     c.insert("jti".into(), json!(random_base36(24)));
@@ -129,6 +131,8 @@ pub struct UserTokenSpec<'a> {
     pub act: Option<Value>,
     /// Whether an ID token is issued when `openid` is granted.
     pub id_token: bool,
+    /// Seconds the access token lives.
+    pub lifetime: i64,
     pub now: Timestamp,
 }
 
@@ -154,6 +158,7 @@ pub fn issue_user_tokens(keys: &KeyRing, spec: &UserTokenSpec<'_>) -> Result<Iss
         tenant_id: Some(&spec.user.tenant_id),
         partner_id: Some(&spec.user.partner_id),
         act: spec.act.clone(),
+        lifetime: spec.lifetime,
         now: spec.now,
     });
     let access_jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default().to_owned();

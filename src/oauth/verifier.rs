@@ -11,6 +11,7 @@
 //! | revocation | its `jti` was revoked (`/oauth/revoke`, family revocation, logout) |
 //! | application | the app of `client_id` was deleted (or `sub` claims another client) |
 //! | user | the user of `sub` was deleted, suspended or deprovisioned |
+//! | agent | the MCP agent named in `act.sub` was deleted or suspended |
 
 use serde_json::Value;
 
@@ -125,6 +126,21 @@ pub async fn verify_access_token(
     } else {
         return Err(TokenError::Invalid("the access token has an unknown subject"));
     };
+    // A token an MCP agent obtained (anywhere in its chain of actors) lives
+    // only as long as the agent is active.
+    let mut act = claims.get("act");
+    while let Some(a) = act {
+        if let Some(agent_id) = a.get("sub").and_then(Value::as_str).filter(|s| crate::ids::has_prefix(s, "agt")) {
+            match tx.get::<crate::domain::agent::McpAgent>(agent_id).await {
+                Ok(agent) if agent.is_active() => {}
+                Ok(_) | Err(StoreError::NotFound) => {
+                    return Err(TokenError::Invalid("the agent was suspended or deleted"));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        act = a.get("act");
+    }
     tx.commit().await?;
     let scopes = str_claim("scope").split_whitespace().map(str::to_owned).collect();
     Ok(VerifiedToken { claims, app, user, scopes })

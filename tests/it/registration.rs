@@ -9,7 +9,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{Backend, TestServer};
+use crate::support::TestServer;
 
 async fn register(s: &TestServer, issuer: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
     let mut req = s.http.post(format!("{issuer}/oauth/register")).json(&body);

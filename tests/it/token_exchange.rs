@@ -47,8 +47,12 @@ async fn exchange(s: &TestServer, issuer: &str, caller: &Value, form: &[(&str, &
     (r.status(), r.json().await.unwrap())
 }
 
-/// A user's access token for `web` through the code flow.
+/// Ada's access token for `web` through the code flow.
 async fn user_token(s: &TestServer, issuer: &str, web: &Value, scope: &str) -> String {
+    user_token_of(s, issuer, web, scope, "ada@ex.test").await
+}
+
+async fn user_token_of(s: &TestServer, issuer: &str, web: &Value, scope: &str, username: &str) -> String {
     let mut b = Browser::new();
     let (verifier, challenge) = crate::oidc_flow::pkce_pair();
     let redirect = web["redirect_uris"][0].as_str().unwrap();
@@ -64,7 +68,7 @@ async fn user_token(s: &TestServer, issuer: &str, web: &Value, scope: &str) -> S
         .finish();
     let r = b.get(&format!("{issuer}/oauth/authorize?{q}")).await;
     let mut page = b.get(&r.location.unwrap()).await;
-    for (k, v) in [("username", "ada@ex.test"), ("password", PASSWORD)] {
+    for (k, v) in [("username", username), ("password", PASSWORD)] {
         let req = crate::oidc_flow::hidden(&page.body, "request").unwrap();
         let csrf = crate::oidc_flow::hidden(&page.body, "csrf_token").unwrap();
         page = b.post(&format!("{issuer}/login"), &[("request", &req), ("csrf_token", &csrf), (k, v)]).await;
@@ -307,6 +311,107 @@ async fn token_exchange(backend: Backend) {
         s.http.get(format!("{issuer}/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
     assert!(d["grant_types_supported"].as_array().unwrap().contains(&json!(TE)));
 }
+
+/// An MCP agent acting for its owner: it signs in with its own secret,
+/// exchanges the owner's token (given to its application) for a target, and
+/// gets `sub` = the owner, `act.sub` = the agent, its own scope and lifetime
+/// caps; never for another user, never wider; suspended, its tokens stop.
+async fn mcp_agent(s: TestServer) {
+    let (_, tenant) = s.partner_and_tenant("ex").await;
+    let tid = tenant["id"].as_str().unwrap();
+    s.admin(Method::PATCH, &format!("/tenants/{tid}"), Some(json!({"settings": {"mfa_policy": "off"}}))).await;
+    let ada = s.create("/users", json!({"tenant_id": tid, "user_name": "ada@ex.test", "password": PASSWORD})).await;
+    s.create("/users", json!({"tenant_id": tid, "user_name": "bob@ex.test", "password": PASSWORD})).await;
+    let client = app(&s, tid, "mcpclient", json!({})).await;
+    let storage = app(&s, tid, "storage", json!({"token_exchange_allowed": true})).await;
+    let issuer = format!("{}/api/v1/auth/tenants/ex", s.base);
+    let (status, agent) = s
+        .admin(
+            Method::POST,
+            "/mcp-agents",
+            Some(json!({"tenant_id": tid, "name": "Research assistant",
+            "user_id": ada["id"], "application_id": client["id"], "allowed_scopes": ["openid", "files:read"],
+            "max_token_lifetime": 600})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{agent}");
+    let agent = agent["data"].clone();
+    let agent_id = agent["id"].as_str().unwrap();
+    assert!(agent_id.starts_with("agt_"));
+    let secret = agent["client_secret"].as_str().unwrap_or_else(|| panic!("the secret is shown once: {agent}"));
+    let creds = json!({"client_id": agent_id, "client_secret": secret});
+
+    let owner = user_token(&s, &issuer, &client, "openid files:read files:write").await;
+    let storage_id = storage["client_id"].as_str().unwrap();
+    let form = |subject: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("subject_token", subject.to_owned()),
+            ("subject_token_type", AT.into()),
+            ("audience", storage_id.to_owned()),
+        ]
+    };
+    let call = |creds: Value, form: Vec<(&'static str, String)>| {
+        let (s, issuer) = (&s, issuer.clone());
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            exchange(s, &issuer, &creds, &form).await
+        }
+    };
+    let (status, t) = call(creds.clone(), form(&owner)).await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    let c = claims(t["access_token"].as_str().unwrap());
+    assert_eq!(c["sub"], ada["id"]);
+    assert_eq!(c["act"], json!({"sub": agent_id}));
+    assert_eq!(c["scope"], "openid files:read", "files:write cut: not among the agent's scopes");
+    assert_eq!(c["client_id"], client["client_id"]);
+    assert_eq!(t["expires_in"], 600, "the agent's lifetime cap");
+    let introspect = |token: String| {
+        let (s, issuer, storage) = (&s, issuer.clone(), storage.clone());
+        async move {
+            let r = s
+                .http
+                .post(format!("{issuer}/oauth/introspect"))
+                .basic_auth(storage["client_id"].as_str().unwrap(), storage["client_secret"].as_str())
+                .form(&[("token", token.as_str())])
+                .send()
+                .await
+                .unwrap();
+            r.json::<Value>().await.unwrap()["active"].clone()
+        }
+    };
+    let agent_token = t["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(agent_token.clone()).await, true);
+
+    // Never wider than the agent may, never for another user, only by exchange, only with its secret.
+    let mut wider = form(&owner);
+    wider.push(("scope", "files:write".into()));
+    assert_eq!(call(creds.clone(), wider).await.1["error"], "invalid_scope");
+    let bob = user_token_of(&s, &issuer, &client, "openid files:read", "bob@ex.test").await;
+    assert_eq!(call(creds.clone(), form(&bob)).await.1["error"], "invalid_grant");
+    let (status, body) = call(creds.clone(), vec![("grant_type_override", String::new())]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let r = s
+        .http
+        .post(format!("{issuer}/oauth/token"))
+        .basic_auth(agent_id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "unauthorized_client");
+    let (status, body) = call(json!({"client_id": agent_id, "client_secret": "ska_wrong"}), form(&owner)).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+
+    // Suspended: its tokens stop working at once, and it gets no new ones.
+    let (status, _) =
+        s.admin(Method::PATCH, &format!("/mcp-agents/{agent_id}"), Some(json!({"status": "suspended"}))).await;
+    assert!(status.is_success());
+    assert_eq!(introspect(agent_token).await, false, "the agent's token is revoked with it");
+    assert_eq!(call(creds.clone(), form(&owner)).await.0, StatusCode::UNAUTHORIZED);
+    let (_, audit) = s.admin(Method::GET, &format!("/audit-events?target_id={agent_id}"), None).await;
+    assert!(!audit["data"].as_array().unwrap().is_empty(), "agent changes are audited: {audit}");
+}
+crate::both!(mcp_agent);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_exchange_sqlite() {

@@ -94,6 +94,7 @@ impl Grant for AuthorizationCodeGrant {
                     act: None,
                     id_token: true,
                     refresh: Refresh::Start { code_id: Some(&row.id) },
+                    lifetime_cap: None,
                 },
                 req.now,
             )

@@ -103,6 +103,7 @@ impl Grant for DeviceCodeGrant {
                     act: None,
                     id_token: true,
                     refresh: Refresh::Start { code_id: None },
+                    lifetime_cap: None,
                 },
                 req.now,
             )

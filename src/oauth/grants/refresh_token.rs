@@ -159,6 +159,7 @@ impl Grant for RefreshTokenGrant {
                         code_id: row.code_id.as_deref(),
                         granted: &granted,
                     },
+                    lifetime_cap: None,
                 },
                 req.now,
             )

@@ -19,10 +19,12 @@
 
 use serde_json::{Value, json};
 
+use crate::domain::agent::McpAgent;
 use crate::domain::application::{AppType, Application, GRANT_TOKEN_EXCHANGE};
 use crate::domain::user::{User, UserStatus};
 use crate::oauth::OAuthError;
 use crate::oauth::issue::{self, ACCESS_TOKEN_TYPE, ForUser, Refresh};
+use crate::oauth::tokens::TokenResponse;
 use crate::oauth::verifier::{ExpectedIssuer, verify_access_token};
 use crate::store::{Scope, StoreError};
 
@@ -165,87 +167,106 @@ impl Grant for TokenExchange {
     }
 
     fn issue<'a>(&'a self, req: GrantRequest<'a>) -> GrantFuture<'a> {
-        Box::pin(async move {
-            if req.param("requested_token_type").is_some_and(|t| t != ACCESS_TOKEN_TYPE) {
-                return Err(OAuthError::invalid_request("only access tokens are issued"));
-            }
-            let token =
-                req.param("subject_token").ok_or_else(|| OAuthError::invalid_request("subject_token is required"))?;
-            let kind = req
-                .param("subject_token_type")
-                .ok_or_else(|| OAuthError::invalid_request("subject_token_type is required"))?;
-            let subject = subject(&req, token, kind).await?;
-            if req.issuer.tenant.as_ref().is_some_and(|t| t.id != subject.user.tenant_id) {
-                return Err(invalid_grant("the subject token names a user of another tenant"));
-            }
-            let target = target(&req).await?;
-
-            // Never more than the subject token carried, nor than the target allows.
-            let allowed: Vec<String> =
-                subject.scopes.iter().filter(|s| target.allowed_scopes.contains(s)).cloned().collect();
-            let scopes: Vec<String> = match req.param("scope") {
-                Some(asked) => {
-                    let asked: Vec<String> = asked.split_whitespace().map(str::to_owned).collect();
-                    if let Some(extra) = asked.iter().find(|s| !allowed.contains(s)) {
-                        return Err(OAuthError::invalid_scope(format!(
-                            "{extra} exceeds the subject token or the target"
-                        )));
-                    }
-                    asked
-                }
-                None => allowed,
-            };
-            if scopes.is_empty() {
-                return Err(OAuthError::invalid_scope("no scope is left for the target"));
-            }
-
-            let actor = match (req.param("actor_token"), req.param("actor_token_type")) {
-                (Some(t), Some(ACCESS_TOKEN_TYPE)) => {
-                    let v = verify_access_token(req.svc, t, ExpectedIssuer::Exactly(&req.issuer.url))
-                        .await
-                        .map_err(|_| invalid_grant("the actor token is invalid"))?;
-                    v.claim("sub").unwrap_or_default().to_owned()
-                }
-                (Some(_), _) => return Err(OAuthError::invalid_request("actor_token_type must be an access token")),
-                (None, Some(_)) => return Err(OAuthError::invalid_request("actor_token_type without actor_token")),
-                (None, None) => req.app.client_id.clone(),
-            };
-            let mut act = json!({ "sub": actor });
-            if let (Some(prior), Some(obj)) = (subject.act.clone(), act.as_object_mut()) {
-                obj.insert("act".into(), prior);
-            }
-
-            let mut tx = req.svc.store.write(req.issuer.scope()).await?;
-            if !crate::oauth::authorize::is_assigned(&mut tx, &target, &subject.user).await? {
-                return Err(invalid_grant("the user may not use the target application"));
-            }
-            let auth_time = subject
-                .auth_time
-                .and_then(|t| crate::domain::Timestamp::from_unix_micros(t.saturating_mul(1_000_000)))
-                .unwrap_or(req.now);
-            let issued = issue::for_user(
-                &mut tx,
-                req.svc,
-                req.issuer,
-                req.app,
-                ForUser {
-                    user: &subject.user,
-                    session_id: &subject.session_id,
-                    auth_time,
-                    amr: &subject.amr,
-                    nonce: None,
-                    scopes,
-                    audience: vec![target.client_id.clone()],
-                    act: Some(act),
-                    id_token: false,
-                    refresh: Refresh::Never,
-                },
-                req.now,
-            )
-            .await?;
-            tx.commit().await?;
-            tracing::info!(target: "audit", action = "token.exchange", client_id = %req.app.client_id, audience = %target.client_id, user_id = %subject.user.id, "token exchanged");
-            Ok(issued.response)
-        })
+        Box::pin(exchange(req, None))
     }
+}
+
+/// The exchange for a calling app, or for an MCP agent acting through its
+/// application (`agent`): then the subject must be the agent's owner, the
+/// scope is also cut to the agent's `allowed_scopes`, the actor is the
+/// agent, and the token lives no longer than its `max_token_lifetime`.
+pub async fn exchange(req: GrantRequest<'_>, agent: Option<&McpAgent>) -> Result<TokenResponse, OAuthError> {
+    if req.param("requested_token_type").is_some_and(|t| t != ACCESS_TOKEN_TYPE) {
+        return Err(OAuthError::invalid_request("only access tokens are issued"));
+    }
+    let token = req.param("subject_token").ok_or_else(|| OAuthError::invalid_request("subject_token is required"))?;
+    let kind =
+        req.param("subject_token_type").ok_or_else(|| OAuthError::invalid_request("subject_token_type is required"))?;
+    let subject = subject(&req, token, kind).await?;
+    if agent.is_some_and(|a| a.user_id != subject.user.id) {
+        return Err(invalid_grant("an agent acts only for its owner"));
+    }
+    if req.issuer.tenant.as_ref().is_some_and(|t| t.id != subject.user.tenant_id) {
+        return Err(invalid_grant("the subject token names a user of another tenant"));
+    }
+    let target = target(&req).await?;
+
+    // Never more than the subject token carried, nor than the target allows.
+    let allowed: Vec<String> = subject
+        .scopes
+        .iter()
+        .filter(|s| target.allowed_scopes.contains(s) && agent.is_none_or(|a| a.allowed_scopes.contains(s)))
+        .cloned()
+        .collect();
+    let scopes: Vec<String> = match req.param("scope") {
+        Some(asked) => {
+            let asked: Vec<String> = asked.split_whitespace().map(str::to_owned).collect();
+            if let Some(extra) = asked.iter().find(|s| !allowed.contains(s)) {
+                return Err(OAuthError::invalid_scope(format!("{extra} exceeds the subject token or the target")));
+            }
+            asked
+        }
+        None => allowed,
+    };
+    if scopes.is_empty() {
+        return Err(OAuthError::invalid_scope("no scope is left for the target"));
+    }
+
+    let actor = match (req.param("actor_token"), req.param("actor_token_type")) {
+        (Some(t), Some(ACCESS_TOKEN_TYPE)) => {
+            let v = verify_access_token(req.svc, t, ExpectedIssuer::Exactly(&req.issuer.url))
+                .await
+                .map_err(|_| invalid_grant("the actor token is invalid"))?;
+            v.claim("sub").unwrap_or_default().to_owned()
+        }
+        (Some(_), _) => return Err(OAuthError::invalid_request("actor_token_type must be an access token")),
+        (None, Some(_)) => return Err(OAuthError::invalid_request("actor_token_type without actor_token")),
+        (None, None) => req.app.client_id.clone(),
+    };
+    // An agent is the actor itself; it cannot name another.
+    let actor = match agent {
+        Some(_) if req.param("actor_token").is_some() => {
+            return Err(OAuthError::invalid_request("an agent cannot present an actor_token"));
+        }
+        Some(a) => a.id.clone(),
+        None => actor,
+    };
+    let mut act = json!({ "sub": actor });
+    if let (Some(prior), Some(obj)) = (subject.act.clone(), act.as_object_mut()) {
+        obj.insert("act".into(), prior);
+    }
+
+    let mut tx = req.svc.store.write(req.issuer.scope()).await?;
+    if !crate::oauth::authorize::is_assigned(&mut tx, &target, &subject.user).await? {
+        return Err(invalid_grant("the user may not use the target application"));
+    }
+    let auth_time = subject
+        .auth_time
+        .and_then(|t| crate::domain::Timestamp::from_unix_micros(t.saturating_mul(1_000_000)))
+        .unwrap_or(req.now);
+    let issued = issue::for_user(
+        &mut tx,
+        req.svc,
+        req.issuer,
+        req.app,
+        ForUser {
+            user: &subject.user,
+            session_id: &subject.session_id,
+            auth_time,
+            amr: &subject.amr,
+            nonce: None,
+            scopes,
+            audience: vec![target.client_id.clone()],
+            act: Some(act),
+            id_token: false,
+            refresh: Refresh::Never,
+            lifetime_cap: agent.map(|a| a.max_token_lifetime),
+        },
+        req.now,
+    )
+    .await?;
+    tx.commit().await?;
+    let agent_id = agent.map(|a| a.id.as_str()).unwrap_or_default();
+    tracing::info!(target: "audit", action = "token.exchange", client_id = %req.app.client_id, agent_id, audience = %target.client_id, user_id = %subject.user.id, "token exchanged");
+    Ok(issued.response)
 }

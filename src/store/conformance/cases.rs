@@ -231,6 +231,8 @@ async fn crud_small_entities(store: Store) {
         status: "active".into(),
         created_at: now(),
         updated_at: now(),
+        secret_hash: Some("sha256:x".into()),
+        max_token_lifetime: 600,
     };
     let role = RoleAssignment {
         id: new_id("rol", now()),

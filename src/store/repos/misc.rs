@@ -24,6 +24,8 @@ impl Entity for McpAgent {
         "status" => (&self.status).into(),
         "created_at" => self.created_at.into(),
         "updated_at" => self.updated_at.into(),
+        "secret_hash" => (&self.secret_hash).into(),
+        "max_token_lifetime" => self.max_token_lifetime.into(),
     });
     fn id(&self) -> &str {
         &self.id
