@@ -23,6 +23,8 @@ pub struct Services {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Opened upstream connectors.
     pub federation: crate::federation::registry::Registry,
+    /// Tenants, applications and issuer documents in memory (`crate::cache`).
+    pub caches: crate::cache::Caches,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +59,18 @@ impl Services {
         let login_limiter = crate::authn::ratelimit::LoginLimiter::new(30);
         let trusted_proxies = config.proxies().map_err(|e| StartError::Config(e.to_string()))?;
         let federation = crate::federation::registry::Registry::new().map_err(|e| StartError::Config(e.to_string()))?;
-        Ok(Arc::new(Services { config, store, keys, clock, instance_id, login_limiter, trusted_proxies, federation }))
+        let caches = crate::cache::Caches::new(Arc::clone(store.generation()));
+        Ok(Arc::new(Services {
+            config,
+            store,
+            keys,
+            clock,
+            instance_id,
+            login_limiter,
+            trusted_proxies,
+            federation,
+            caches,
+        }))
     }
 
     pub fn base_url(&self) -> String {

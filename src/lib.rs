@@ -8,6 +8,7 @@ pub mod app;
 pub mod authn;
 pub mod bench;
 pub mod bootstrap;
+pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;

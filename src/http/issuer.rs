@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use crate::oauth::Issuer;
-use crate::store::{Scope, StoreError};
+use crate::store::StoreError;
 
 use super::AppState;
 
@@ -27,13 +27,7 @@ impl FromRequestParts<AppState> for ResolvedIssuer {
         if !crate::domain::tenant::is_valid_slug(slug) {
             return Ok(ResolvedIssuer(None));
         }
-        let found = async {
-            let mut tx = svc.store.read(Scope::Platform).await?;
-            let t = tx.tenant_by_slug(slug).await;
-            tx.commit().await?;
-            t
-        }
-        .await;
+        let found = svc.caches.tenant_by_slug(&svc.store, slug).await;
         Ok(ResolvedIssuer(match found {
             Ok(t) => Some(Issuer::tenant(&base, t)),
             Err(StoreError::NotFound) => None,

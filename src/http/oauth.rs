@@ -8,11 +8,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::oauth::endpoint::{TokenRequest, token};
 use crate::oauth::{Issuer, OAuthError, discovery};
-use crate::store::{Scope, StoreError};
+use crate::store::StoreError;
 
 use super::AppState;
 
@@ -62,14 +62,7 @@ async fn tenant_issuer(svc: &AppState, slug: &str) -> Result<Issuer, Response> {
     if !crate::domain::tenant::is_valid_slug(slug) {
         return Err(unknown());
     }
-    let found = async {
-        let mut tx = svc.store.read(Scope::Platform).await?;
-        let t = tx.tenant_by_slug(slug).await;
-        tx.commit().await?;
-        t
-    }
-    .await;
-    match found {
+    match svc.caches.tenant_by_slug(&svc.store, slug).await {
         Ok(t) => Ok(Issuer::tenant(&svc.base_url(), t)),
         Err(StoreError::NotFound) => Err(unknown()),
         Err(e) => Err(OAuthResponse(e.into()).into_response()),
@@ -82,15 +75,26 @@ pub async fn jwks_all(State(svc): State<AppState>) -> Response {
     jwks_response(&svc)
 }
 
+fn json_bytes(bytes: std::sync::Arc<[u8]>) -> Response {
+    let mut r = axum::body::Body::from(axum::body::Bytes::from_owner(bytes)).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
 fn jwks_response(svc: &AppState) -> Response {
-    let mut r = Json(svc.keys.jwks()).into_response();
+    let mut r = json_bytes(svc.keys.jwks_bytes());
     // Keys change rarely but must be picked up soon after a rotation.
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     r
 }
 
-fn discovery_response(doc: Value) -> Response {
-    let mut r = Json(doc).into_response();
+/// The issuer's discovery document, serialized once per cache generation.
+fn discovery_response(svc: &AppState, issuer: &Issuer) -> Response {
+    let base = svc.base_url();
+    let doc = svc.caches.document(&format!("discovery {}", issuer.url), || {
+        serde_json::to_vec(&discovery::document(issuer, &base)).unwrap_or_default()
+    });
+    let mut r = json_bytes(doc);
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     r
 }
@@ -98,8 +102,7 @@ fn discovery_response(doc: Value) -> Response {
 #[utoipa::path(get, path = "/api/v1/platform/.well-known/openid-configuration", tag = "oauth",
     responses((status = 200, description = "OpenID Provider metadata of the platform issuer (also at /.well-known/oauth-authorization-server)")))]
 pub async fn platform_discovery(State(svc): State<AppState>) -> Response {
-    let base = svc.base_url();
-    discovery_response(discovery::document(&Issuer::platform(&base), &base))
+    discovery_response(&svc, &Issuer::platform(&svc.base_url()))
 }
 
 #[utoipa::path(get, path = "/api/v1/platform/oauth/jwks", tag = "oauth", responses((status = 200, description = "JSON Web Key Set")))]
@@ -113,7 +116,7 @@ pub async fn platform_jwks(State(svc): State<AppState>) -> Response {
               (status = 404, description = "no such tenant")))]
 pub async fn tenant_discovery(State(svc): State<AppState>, Path(slug): Path<String>) -> Response {
     match tenant_issuer(&svc, &slug).await {
-        Ok(issuer) => discovery_response(discovery::document(&issuer, &svc.base_url())),
+        Ok(issuer) => discovery_response(&svc, &issuer),
         Err(r) => r,
     }
 }

@@ -231,7 +231,7 @@ async fn client(
     let p = |n: &str| form.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let creds = client_auth::from_request(auth, p("client_id"), p("client_secret"))?;
-    client_auth::authenticate(&svc.store, issuer, &creds).await
+    client_auth::authenticate(&svc.store, &svc.caches, issuer, &creds).await
 }
 
 fn parse_form(headers: &HeaderMap, body: &Bytes) -> Result<Vec<(String, String)>, OAuthError> {

@@ -50,6 +50,8 @@ struct Loaded {
     active: HashMap<SigningAlg, Arc<SigningKeyPair>>,
     published: Vec<verify::VerifyKey>,
     jwks: Value,
+    /// `jwks` serialized once per load: the JWKS endpoints send these bytes.
+    jwks_bytes: Arc<[u8]>,
 }
 
 pub struct KeyRing {
@@ -156,6 +158,7 @@ impl KeyRing {
             loaded.active.insert(alg, Arc::new(SigningKeyPair::from_pkcs8(alg, &der)?));
         }
         loaded.jwks = json!({ "keys": jwks });
+        loaded.jwks_bytes = serde_json::to_vec(&loaded.jwks).unwrap_or_default().into();
         if let Ok(mut slot) = self.loaded.write() {
             *slot = Arc::new(loaded);
         }
@@ -190,5 +193,10 @@ impl KeyRing {
 
     pub fn jwks(&self) -> Value {
         self.current().jwks.clone()
+    }
+
+    /// The JWKS document, serialized (it changes only when keys are reloaded).
+    pub fn jwks_bytes(&self) -> Arc<[u8]> {
+        Arc::clone(&self.current().jwks_bytes)
     }
 }

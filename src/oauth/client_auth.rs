@@ -58,6 +58,7 @@ const DUMMY_HASH: &str = "sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 /// the secret matches (confidential clients) or is absent (public clients).
 pub async fn authenticate(
     store: &Store,
+    caches: &crate::cache::Caches,
     issuer: &Issuer,
     creds: &ClientCredentials,
 ) -> Result<Application, OAuthError> {
@@ -65,13 +66,11 @@ pub async fn authenticate(
         return Err(OAuthError::invalid_client());
     }
     // client_id is globally unique; which issuer may serve it is checked below.
-    let mut tx = store.read(Scope::Platform).await?;
-    let app = match tx.app_by_client_id(&creds.client_id).await {
+    let app = match caches.app_by_client_id(store, &creds.client_id).await {
         Ok(a) => Some(a),
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
-    tx.commit().await?;
     let presented = creds.client_secret.as_deref().unwrap_or_default();
     let stored = app.as_ref().and_then(|a| a.client_secret_hash.as_deref()).unwrap_or(DUMMY_HASH);
     let secret_ok = secret::matches(presented, stored);

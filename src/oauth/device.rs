@@ -65,7 +65,7 @@ pub async fn authorize(svc: &Services, issuer: &Issuer, req: TokenRequest) -> Re
     let param = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let creds: ClientCredentials =
         client_auth::from_request(req.authorization.as_deref(), param("client_id"), param("client_secret"))?;
-    let app = client_auth::authenticate(&svc.store, issuer, &creds).await?;
+    let app = client_auth::authenticate(&svc.store, &svc.caches, issuer, &creds).await?;
     if app.app_type == AppType::Service || !app.allows_grant(GRANT_DEVICE_CODE) {
         return Err(OAuthError::unauthorized_client("the client may not use the device authorization grant"));
     }

@@ -49,7 +49,7 @@ pub async fn token(
     if crate::ids::has_prefix(&creds.client_id, "agt") {
         return agent_token(svc, issuer, &creds, grant_type, form).await;
     }
-    let app = client_auth::authenticate(&svc.store, issuer, &creds).await?;
+    let app = client_auth::authenticate(&svc.store, &svc.caches, issuer, &creds).await?;
 
     if !grant.app_types().contains(&app.app_type) || !app.allows_grant(grant_type) {
         return Err(OAuthError::unauthorized_client("the client may not use this grant type"));

@@ -156,6 +156,24 @@ pub(super) enum Conn {
 pub struct Tx {
     pub(super) conn: Conn,
     pub(super) scope: Scope,
+    /// The process's cache generation, moved when this transaction commits
+    /// a change to a table the caches hold (`crate::cache`).
+    pub(super) generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub(super) touched_cached: bool,
+}
+
+/// Tables held in the in-memory caches: a write to them invalidates the caches.
+const CACHED_TABLES: [&str; 2] = ["tenants", "applications"];
+
+/// Whether `sql` inserts, updates or deletes rows of a cached table.
+fn touches_cached(sql: &str) -> bool {
+    let target = sql
+        .strip_prefix("INSERT INTO ")
+        .or_else(|| sql.strip_prefix("UPDATE "))
+        .or_else(|| sql.strip_prefix("DELETE FROM "));
+    target.is_some_and(|t| {
+        CACHED_TABLES.iter().any(|table| t.strip_prefix(table).is_some_and(|r| r.starts_with([' ', '('])))
+    })
 }
 
 macro_rules! bind_all {
@@ -221,6 +239,7 @@ impl Tx {
 
     /// Runs a statement and returns the number of rows it touched.
     pub async fn execute(&mut self, sql: &str, args: Vec<Arg>) -> Result<u64, StoreError> {
+        self.touched_cached |= touches_cached(sql);
         let sql = AssertSqlSafe(sql.to_owned());
         let done = match &mut self.conn {
             Conn::Pg(tx) => bind_all!(sqlx::query::<Postgres>(sql), args, pg_time)
@@ -240,7 +259,12 @@ impl Tx {
             Conn::Pg(tx) => tx.commit().await,
             Conn::Lite(tx) => tx.commit().await,
         }
-        .map_err(StoreError::from_sqlx)
+        .map_err(StoreError::from_sqlx)?;
+        // This replica sees its own change at once; others by the polled counter.
+        if self.touched_cached {
+            self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(())
     }
 
     pub async fn rollback(self) -> Result<(), StoreError> {
@@ -267,4 +291,17 @@ pub struct Count {
 #[derive(sqlx::FromRow)]
 pub struct IdRow {
     pub id: String,
+}
+
+#[cfg(test)]
+mod cache_tests {
+    #[test]
+    fn writes_to_cached_tables_are_recognized() {
+        assert!(super::touches_cached("UPDATE applications SET name = $2 WHERE id = $1"));
+        assert!(super::touches_cached("INSERT INTO tenants (id) VALUES ($1)"));
+        assert!(super::touches_cached("DELETE FROM applications WHERE id = $1"));
+        assert!(!super::touches_cached("UPDATE tenants_x SET a = 1"));
+        assert!(!super::touches_cached("SELECT * FROM applications"));
+        assert!(!super::touches_cached("INSERT INTO users (id) VALUES ($1)"));
+    }
 }

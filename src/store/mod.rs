@@ -124,6 +124,9 @@ enum Pools {
 #[derive(Clone)]
 pub struct Store {
     pools: Pools,
+    /// Moved by commits that change cached tables, and by the poll of the
+    /// database's `cache_version` (other replicas' changes): `crate::cache`.
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -140,7 +143,7 @@ impl Store {
                 .connect_with(opts)
                 .await
                 .map_err(StoreError::Database)?;
-            return Ok(Store { pools: Pools::Pg(pool) });
+            return Ok(Store { pools: Pools::Pg(pool), generation: Default::default() });
         }
         let opts = SqliteConnectOptions::from_str(url)
             .map_err(StoreError::Database)?
@@ -151,7 +154,21 @@ impl Store {
             .busy_timeout(Duration::from_secs(15));
         let pool =
             SqlitePoolOptions::new().max_connections(8).connect_with(opts).await.map_err(StoreError::Database)?;
-        Ok(Store { pools: Pools::Lite(pool) })
+        Ok(Store { pools: Pools::Lite(pool), generation: Default::default() })
+    }
+
+    /// The cache generation (see `crate::cache`).
+    pub fn generation(&self) -> &std::sync::Arc<std::sync::atomic::AtomicU64> {
+        &self.generation
+    }
+
+    /// The database's cache version: moved by triggers on every change to a
+    /// cached table, by any replica.
+    pub async fn cache_version(&self) -> Result<i64, StoreError> {
+        let mut tx = self.read(Scope::Platform).await?;
+        let n: db::Count = tx.fetch_one("SELECT n FROM cache_version WHERE id = 1", Vec::new()).await?;
+        tx.commit().await?;
+        Ok(n.n)
     }
 
     pub fn backend(&self) -> &'static str {
@@ -175,7 +192,7 @@ impl Store {
             Pools::Pg(p) => Conn::Pg(p.begin().await.map_err(StoreError::from_sqlx)?),
             Pools::Lite(p) => Conn::Lite(p.begin().await.map_err(StoreError::from_sqlx)?),
         };
-        Ok(Tx { conn, scope })
+        Ok(Tx { conn, scope, generation: self.generation.clone(), touched_cached: false })
     }
 
     /// A transaction that writes. On SQLite it takes the write lock up front
@@ -185,7 +202,7 @@ impl Store {
             Pools::Pg(p) => Conn::Pg(p.begin().await.map_err(StoreError::from_sqlx)?),
             Pools::Lite(p) => Conn::Lite(p.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::from_sqlx)?),
         };
-        Ok(Tx { conn, scope })
+        Ok(Tx { conn, scope, generation: self.generation.clone(), touched_cached: false })
     }
 
     /// Refreshes the planner's statistics, as a bulk import should end with:

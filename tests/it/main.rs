@@ -11,6 +11,7 @@ mod admin_authz;
 mod admin_input;
 mod admin_resources;
 mod authority;
+mod caches;
 mod cloud_sync;
 mod device_flow;
 mod directory;
