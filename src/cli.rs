@@ -75,6 +75,11 @@ pub enum Command {
         /// up and down.
         #[arg(long)]
         webhook_events: Option<usize>,
+        /// Instead, run the server as its own process and load it over HTTP
+        /// with 32 concurrent clients: discovery, JWKS and client_credentials
+        /// per algorithm, with requests per server CPU-second and peak RSS.
+        #[arg(long)]
+        http: bool,
     },
 }
 
@@ -161,8 +166,9 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Sync { command: SyncCommand::Run { idp, mode } } => crate::sync::cli::run(config, &idp, mode).await?,
-        Command::Bench { seconds, scim_users, ldap_users, ldap_groups, webhook_events } => {
+        Command::Bench { seconds, scim_users, ldap_users, ldap_groups, webhook_events, http } => {
             let workload = match (scim_users, ldap_users, webhook_events) {
+                _ if http => crate::bench::Workload::Http,
                 (Some(n), _, _) => crate::bench::Workload::Scim(n),
                 (_, Some(u), _) => crate::bench::Workload::Ldap(u, ldap_groups),
                 (_, _, Some(n)) => crate::bench::Workload::Webhooks(n),

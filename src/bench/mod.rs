@@ -3,6 +3,7 @@
 //! signing) next to the raw signing rate of the same key, per algorithm.
 //! Runs against a throwaway SQLite database unless DATABASE_URL is set.
 
+pub mod http;
 pub mod scim;
 pub mod sync;
 pub mod webhooks;
@@ -49,6 +50,8 @@ pub enum Workload {
     Ldap(usize, usize),
     /// Webhooks: a burst of this many changes.
     Webhooks(usize),
+    /// The server as its own process under 32 concurrent HTTP clients.
+    Http,
 }
 
 pub async fn run(mut config: Config, seconds: u64, workload: Workload) -> Result<(), Box<dyn std::error::Error>> {
@@ -73,6 +76,15 @@ pub async fn run(mut config: Config, seconds: u64, workload: Workload) -> Result
             async {
                 let tenant = bench_tenant(&ctx, "scim-bench").await?;
                 scim::run(&svc, &ctx, &tenant, n).await
+            }
+            .await,
+        ),
+        Workload::Http => Some(
+            async {
+                // The server process opens the same database (SQLite allows
+                // several processes; WAL keeps readers apart).
+                let apps = http::seed(&ctx).await?;
+                http::measure(&dir, seconds, apps).await
             }
             .await,
         ),

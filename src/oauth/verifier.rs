@@ -103,7 +103,7 @@ pub async fn verify_access_token(
     if tx.is_jti_revoked(&jti).await? {
         return Err(TokenError::Invalid("the access token was revoked"));
     }
-    let app = match tx.app_by_client_id(&client_id).await {
+    let app = match svc.caches.app_by_client_id(&svc.store, &client_id).await {
         Ok(a) => a,
         Err(StoreError::NotFound) => return Err(TokenError::Invalid("the application no longer exists")),
         Err(e) => return Err(e.into()),
