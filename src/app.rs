@@ -25,6 +25,9 @@ pub struct Services {
     pub federation: crate::federation::registry::Registry,
     /// Tenants, applications and issuer documents in memory (`crate::cache`).
     pub caches: crate::cache::Caches,
+    /// Set once the process is stopping: background jobs finish their
+    /// current piece of work and return.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,10 +73,42 @@ impl Services {
             trusted_proxies,
             federation,
             caches,
+            stopping: tokio::sync::watch::Sender::new(false),
         }))
     }
 
     pub fn base_url(&self) -> String {
         self.config.public_url()
+    }
+
+    /// Asks every background job to stop after its current piece of work.
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// Waits `period`, or less if the process starts stopping meanwhile;
+    /// false once it is stopping (the caller's loop ends).
+    pub async fn pause(&self, period: std::time::Duration) -> bool {
+        let mut stopping = self.stopping.subscribe();
+        if *stopping.borrow_and_update() {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(period) => !self.is_stopping(),
+            _ = stopping.changed() => false,
+        }
+    }
+
+    /// Gives up every lease this process holds (at shutdown, after its jobs
+    /// stopped), so other replicas take over at once instead of at expiry.
+    pub async fn release_leases(&self) -> Result<u64, StoreError> {
+        let mut tx = self.store.write(crate::store::Scope::Platform).await?;
+        let n = tx.execute("DELETE FROM leases WHERE holder = $1", vec![self.instance_id.as_str().into()]).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 }

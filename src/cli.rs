@@ -203,11 +203,21 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         let out = crate::bootstrap::run(&svc, password).await?;
         print_bootstrap(&out, false)?;
     }
-    crate::jobs::spawn_all(Arc::clone(&svc));
+    let jobs = crate::jobs::spawn_all(Arc::clone(&svc));
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     tracing::info!(listen = %listen, public_url = %svc.base_url(), database = svc.store.backend(), "ScaiKey is serving");
-    let app = crate::http::router(svc).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = crate::http::router(Arc::clone(&svc)).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // SIGTERM: stop accepting, let requests in flight finish...
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    // ...then the jobs finish what they are doing (a webhook delivery being
+    // sent), and the leases this process holds are given up for the others.
+    tracing::info!("stopping: requests drained, finishing background work");
+    svc.stop();
+    jobs.join(std::time::Duration::from_secs(15)).await;
+    match svc.release_leases().await {
+        Ok(n) => tracing::info!(released_leases = n, "stopped"),
+        Err(e) => tracing::warn!(error = %e, "leases not released; they expire on their own"),
+    }
     Ok(())
 }
 

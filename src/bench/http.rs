@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::admin::{self, Ctx};
-use crate::domain::application::{AppScope, AppType, Application, NewApplication, SigningAlg};
+use crate::domain::application::{Application, SigningAlg};
 
 const CONCURRENCY: usize = 32;
 
@@ -73,43 +73,14 @@ where
     (n / elapsed, n / cpu, failed.load(Ordering::Relaxed))
 }
 
-/// A SERVICE app of the tenant signing with `alg`: (client_id, secret).
-async fn service_app(ctx: &Ctx<'_>, tenant_id: &str, alg: SigningAlg) -> Result<(String, String), BenchError> {
-    let input = NewApplication {
-        tenant_id: Some(tenant_id.into()),
-        partner_id: None,
-        scope: AppScope::Tenant,
-        app_type: AppType::Service,
-        name: format!("http bench {}", alg.as_str()),
-        grant_types: None,
-        redirect_uris: vec![],
-        logout_uris: vec![],
-        allowed_origins: vec![],
-        allowed_scopes: Some(vec!["api:read".into()]),
-        token_lifetime: None,
-        refresh_token_lifetime: None,
-        token_signing_alg: Some(alg),
-        token_exchange_allowed: false,
-        sync_webhook_url: None,
-        sync_webhook_secret: None,
-        assigned_users: vec![],
-        assigned_groups: vec![],
-        first_party: false,
-        accept_audience_from: vec![],
-        initiate_login_uri: None,
-        logo_uri: None,
-    };
-    let created = admin::create::<Application>(ctx, input).await?;
-    Ok((super::data_str(&created, "client_id"), super::data_str(&created, "client_secret")))
-}
-
 /// Seeds a tenant and one SERVICE app per algorithm through `ctx`.
 pub async fn seed(ctx: &Ctx<'_>) -> Result<Vec<(SigningAlg, String, String)>, BenchError> {
     let tenant = super::bench_tenant(ctx, "httpbench").await?;
     let mut apps = Vec::new();
     for alg in [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA] {
-        let (id, secret) = service_app(ctx, &tenant.id, alg).await?;
-        apps.push((alg, id, secret));
+        let input = super::service_app(Some(tenant.id.clone()), format!("http bench {}", alg.as_str()), alg);
+        let created = admin::create::<Application>(ctx, input).await?;
+        apps.push((alg, super::data_str(&created, "client_id"), super::data_str(&created, "client_secret")));
     }
     Ok(apps)
 }

@@ -104,30 +104,7 @@ pub async fn run(mut config: Config, seconds: u64, workload: Workload) -> Result
         svc.store.backend()
     );
     for alg in [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA] {
-        let input = NewApplication {
-            tenant_id: None,
-            partner_id: None,
-            scope: AppScope::Global,
-            app_type: AppType::Service,
-            name: format!("bench {}", alg.as_str()),
-            grant_types: None,
-            redirect_uris: vec![],
-            logout_uris: vec![],
-            allowed_origins: vec![],
-            allowed_scopes: Some(vec!["api:read".into()]),
-            token_lifetime: None,
-            refresh_token_lifetime: None,
-            token_signing_alg: Some(alg),
-            token_exchange_allowed: false,
-            sync_webhook_url: None,
-            sync_webhook_secret: None,
-            assigned_users: vec![],
-            assigned_groups: vec![],
-            first_party: false,
-            accept_audience_from: vec![],
-            initiate_login_uri: None,
-            logo_uri: None,
-        };
+        let input = service_app(None, format!("bench {}", alg.as_str()), alg);
         let created = admin::create::<Application>(&ctx, input).await?;
         let client_id = created.get("client_id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
         let secret = created.get("client_secret").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
@@ -156,6 +133,34 @@ pub async fn run(mut config: Config, seconds: u64, workload: Workload) -> Result
     drop(svc);
     std::fs::remove_dir_all(dir).ok();
     Ok(())
+}
+
+/// A SERVICE app signing with `alg`: GLOBAL, or of `tenant_id`.
+fn service_app(tenant_id: Option<String>, name: String, alg: SigningAlg) -> NewApplication {
+    NewApplication {
+        scope: if tenant_id.is_some() { AppScope::Tenant } else { AppScope::Global },
+        tenant_id,
+        partner_id: None,
+        app_type: AppType::Service,
+        name,
+        grant_types: None,
+        redirect_uris: vec![],
+        logout_uris: vec![],
+        allowed_origins: vec![],
+        allowed_scopes: Some(vec!["api:read".into()]),
+        token_lifetime: None,
+        refresh_token_lifetime: None,
+        token_signing_alg: Some(alg),
+        token_exchange_allowed: false,
+        sync_webhook_url: None,
+        sync_webhook_secret: None,
+        assigned_users: vec![],
+        assigned_groups: vec![],
+        first_party: false,
+        accept_audience_from: vec![],
+        initiate_login_uri: None,
+        logo_uri: None,
+    }
 }
 
 /// A partner and tenant for a benchmark, read back as the stored row.

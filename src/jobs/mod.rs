@@ -15,22 +15,38 @@ use std::sync::Arc;
 
 use crate::app::Services;
 
+/// The jobs of a serving replica, to wait for at shutdown.
+pub struct Jobs {
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
 /// Starts every job of a serving replica.
-pub fn spawn_all(svc: Arc<Services>) {
-    tokio::spawn(maintenance(Arc::clone(&svc)));
+pub fn spawn_all(svc: Arc<Services>) -> Jobs {
     crate::telemetry::spawn_upkeep();
     crate::cache::spawn_poll(Arc::clone(&svc));
-    crate::sync::schedule::spawn(Arc::clone(&svc));
-    crate::webhooks::spawn(svc);
+    let mut handles = vec![tokio::spawn(maintenance(Arc::clone(&svc))), crate::sync::schedule::spawn(Arc::clone(&svc))];
+    handles.extend(crate::webhooks::spawn(svc));
+    Jobs { handles }
+}
+
+impl Jobs {
+    /// After `Services::stop`: waits up to `grace` for every job to finish
+    /// its current work (a webhook delivery in flight, a schedule tick).
+    pub async fn join(self, grace: std::time::Duration) {
+        let all = futures_util::future::join_all(self.handles);
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!(grace_seconds = grace.as_secs(), "background jobs still busy at shutdown; leaving them");
+        }
+    }
 }
 
 /// Every minute: promote and rotate signing keys, reload them (other
 /// replicas may have rotated), and purge expired sessions, codes and tokens.
 async fn maintenance(svc: Arc<Services>) {
     let every = crate::keys::rotation::RELOAD_INTERVAL.unsigned_abs();
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
-    loop {
-        tick.tick().await;
+    let mut first = true;
+    while first || svc.pause(std::time::Duration::from_secs(every)).await {
+        first = false;
         let clock = svc.clock.as_ref();
         if let Err(e) =
             svc.keys.maintain(&svc.store, clock, &svc.instance_id, crate::keys::rotation::DEFAULT_MAX_AGE).await

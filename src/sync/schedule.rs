@@ -66,15 +66,17 @@ pub async fn tick(svc: &Arc<Services>) -> Result<usize, StoreError> {
 }
 
 /// Runs `tick` forever (the server's background job).
-pub fn spawn(svc: Arc<Services>) {
+pub fn spawn(svc: Arc<Services>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             if let Err(e) = tick(&svc).await {
                 tracing::warn!(error = %e, "sync schedule tick failed");
             }
-            tokio::time::sleep(TICK).await;
+            if !svc.pause(TICK).await {
+                return;
+            }
         }
-    });
+    })
 }
 
 #[cfg(test)]

@@ -33,11 +33,12 @@ static QUEUED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 /// How often the backlog gauges are refreshed.
 const GAUGES_EVERY: u32 = 50;
 
-/// Starts the fan-out and the dispatcher of this replica.
-pub fn spawn(svc: Arc<Services>) {
+/// Starts the fan-out and the dispatcher of this replica; both end once the
+/// process is stopping, the dispatcher after the deliveries it is sending.
+pub fn spawn(svc: Arc<Services>) -> [tokio::task::JoinHandle<()>; 2] {
     let fan = Arc::clone(&svc);
-    tokio::spawn(async move {
-        loop {
+    let fanout = tokio::spawn(async move {
+        while !fan.is_stopping() {
             match fanout::run_once(&fan).await {
                 Ok(n) if n > 0 => {
                     QUEUED.notify_one();
@@ -46,10 +47,10 @@ pub fn spawn(svc: Arc<Services>) {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "webhook fan-out failed"),
             }
-            tokio::time::sleep(FANOUT_POLL).await;
+            fan.pause(FANOUT_POLL).await;
         }
     });
-    tokio::spawn(async move {
+    let dispatch = tokio::spawn(async move {
         let http = match dispatcher::client(svc.config.webhooks_allow_private) {
             Ok(c) => c,
             Err(e) => {
@@ -58,7 +59,7 @@ pub fn spawn(svc: Arc<Services>) {
             }
         };
         let mut passes = 0u32;
-        loop {
+        while !svc.is_stopping() {
             passes = passes.wrapping_add(1);
             if passes % GAUGES_EVERY == 1 {
                 gauges(&svc).await;
@@ -68,9 +69,13 @@ pub fn spawn(svc: Arc<Services>) {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "webhook dispatch failed"),
             }
-            let _ = tokio::time::timeout(POLL, QUEUED.notified()).await;
+            tokio::select! {
+                _ = tokio::time::timeout(POLL, QUEUED.notified()) => {}
+                _ = svc.pause(POLL) => {}
+            }
         }
     });
+    [fanout, dispatch]
 }
 
 /// Queue depth and the age of the oldest undelivered delivery.

@@ -144,3 +144,54 @@ async fn two_processes_on_one_postgres_deliver_each_event_once() {
     assert!(twice.is_empty(), "delivered more than once: {twice:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// SIGTERM while deliveries are being sent: each one in flight is answered
+/// (not cut off), the process exits cleanly well within the claim's lease,
+/// and it leaves no lease and no claimed delivery behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_deliveries_in_flight_and_releases_leases() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let counts: Arc<(AtomicUsize, AtomicUsize)> = Arc::default();
+    let receive = move |State(c): State<Arc<(AtomicUsize, AtomicUsize)>>| async move {
+        c.0.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        c.1.fetch_add(1, Ordering::SeqCst);
+        StatusCode::NO_CONTENT
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let app = Router::new().route("/hook", post(receive)).with_state(counts.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = std::env::temp_dir().join(format!("scaikey-term-{}", scaikey::ids::random_base36(8)));
+    let boot = bootstrap(&dir, None);
+    let listen = free_listen();
+    let mut server = serve_with(&dir, &listen, &ENV).await;
+    let api = Api::bootstrap_app(&format!("http://{listen}"), &boot).await;
+    let tid = tenant_with_webhook(&api, "termco", &url).await;
+    create_users(&api, &tid, "t", 3).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counts.0.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "no delivery started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = server.child.id().unwrap().to_string();
+    let signalled = Instant::now();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = tokio::time::timeout(Duration::from_secs(20), server.child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "a clean exit: {status}");
+    assert!(signalled.elapsed() < Duration::from_secs(10), "well within the 11 s claim lease");
+    let (started, answered) = (counts.0.load(Ordering::SeqCst), counts.1.load(Ordering::SeqCst));
+    assert_eq!(started, answered, "every delivery in flight was waited for");
+
+    let store =
+        scaikey::store::Store::connect(&format!("sqlite://{}", dir.join("scaikey.db").display())).await.unwrap();
+    let mut tx = store.read(scaikey::store::Scope::Platform).await.unwrap();
+    let leases: scaikey::store::db::Count = tx.fetch_one("SELECT COUNT(*) AS n FROM leases", vec![]).await.unwrap();
+    assert_eq!(leases.n, 0, "the stopped process holds no lease");
+    let sending: scaikey::store::db::Count =
+        tx.fetch_one("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'sending'", vec![]).await.unwrap();
+    assert_eq!(sending.n, 0, "no delivery is left claimed");
+    tx.commit().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
