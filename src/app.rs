@@ -59,7 +59,12 @@ impl Services {
         let keys = KeyRing::new(Arc::new(sealer));
         let instance_id = crate::ids::random_base36(16);
         keys.ensure_keys(&store, clock.as_ref(), &instance_id).await?;
-        let login_limiter = crate::authn::ratelimit::LoginLimiter::new(30);
+        let login_limiter = match &config.redis_url {
+            Some(url) => crate::authn::ratelimit::LoginLimiter::with_redis(30, url, "scaikey:login")
+                .await
+                .map_err(|e| StartError::Config(format!("redis_url: {e}")))?,
+            None => crate::authn::ratelimit::LoginLimiter::new(30),
+        };
         let trusted_proxies = config.proxies().map_err(|e| StartError::Config(e.to_string()))?;
         let federation = crate::federation::registry::Registry::new().map_err(|e| StartError::Config(e.to_string()))?;
         let caches = crate::cache::Caches::new(Arc::clone(store.generation()));

@@ -23,6 +23,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// 32 random bytes in base64; default a key file in `data_dir`.
     pub master_key: Option<String>,
+    /// `redis://…`: per-address rate limits shared by every replica
+    /// (default: each replica limits on its own).
+    pub redis_url: Option<String>,
     pub bootstrap_admin_password: Option<String>,
     /// Log level or filter, e.g. `info` or `scaikey=debug`.
     pub log: String,
@@ -61,6 +64,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             master_key: None,
+            redis_url: None,
             bootstrap_admin_password: None,
             log: "info".into(),
             log_format: "auto".into(),
@@ -117,6 +121,7 @@ impl Config {
             "public_url",
             "data_dir",
             "master_key",
+            "redis_url",
             "bootstrap_admin_password",
             "log",
             "log_format",

@@ -52,6 +52,22 @@ fi
 bash tests/peers/ldap/install.sh
 bash tests/peers/samba/install.sh
 
+# Redis for the shared rate limits (src/authn/ratelimit.rs); the test
+# fails, never skips, when it does not answer.
+redis_up() { (exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\r\n' >&3 && head -c 5 <&3 | grep -q PONG) 2>/dev/null; }
+if ! redis_up; then
+    if ! command -v redis-server >/dev/null; then
+        [ "$sudo" = "none" ] && { echo "tests/prepare.sh: install redis-server (Debian package) as root" >&2; exit 1; }
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+    fi
+    mkdir -p /tmp/scaikey-redis
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir /tmp/scaikey-redis \
+        --logfile /tmp/scaikey-redis/redis.log
+    for _ in $(seq 1 20); do redis_up && break; sleep 0.5; done
+fi
+redis_up || { echo "tests/prepare.sh: Redis must answer on 127.0.0.1:6379" >&2; exit 1; }
+
 # PostgreSQL for the conformance suite and the PostgreSQL variants of the
 # integration tests; they fail (never skip) when it is down.
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then

@@ -127,7 +127,11 @@ pub async fn login_passkey(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| super::client_ip::client_ip(c.0.ip(), req.headers(), &svc.trusted_proxies));
-    if ip.is_some_and(|ip| !svc.login_limiter.allow(ip)) {
+    let allowed = match ip {
+        Some(ip) => svc.login_limiter.allow(ip, svc.clock.now()).await,
+        None => true,
+    };
+    if !allowed {
         return json(429, r#"{"error":"too many attempts"}"#.into());
     }
     let (headers, form) = match form_of(req).await {

@@ -40,7 +40,11 @@ pub async fn enter(
     client_ip: Option<IpAddr>,
 ) -> Result<Entry, StoreError> {
     // Every attempt counts against the address: codes cannot be enumerated.
-    if client_ip.is_some_and(|ip| !svc.login_limiter.allow(ip)) {
+    let allowed = match client_ip {
+        Some(ip) => svc.login_limiter.allow(ip, svc.clock.now()).await,
+        None => true,
+    };
+    if !allowed {
         return Ok(Entry::Again { error: "Too many attempts. Wait a minute and try again.", status: 429 });
     }
     let Some(code) = normalize_user_code(typed) else { return Ok(Entry::Again { error: WRONG_CODE, status: 200 }) };

@@ -287,7 +287,10 @@ pub async fn submit(
     let limited = matches!(
         loaded.request.state,
         LoginState::Password { .. } | LoginState::DirectoryPassword { .. } | LoginState::Mfa { .. }
-    ) && client_ip.is_some_and(|ip| !svc.login_limiter.allow(ip));
+    ) && match client_ip {
+        Some(ip) => !svc.login_limiter.allow(ip, now).await,
+        None => false,
+    };
     let transition = if limited {
         Transition::to(Next::Render {
             error: Some("Too many attempts. Wait a minute and try again.".into()),
