@@ -52,10 +52,13 @@ impl Services {
         let store = Store::connect(&config.database_url()).await?;
         store.migrate().await?;
         crate::directory::rekey::run(&store, clock.now()).await?;
-        let sealer = match &config.master_key {
+        let mut sealer = match &config.master_key {
             Some(k) => Sealer::from_base64(k)?,
             None => Sealer::from_key_file(&config.data_dir.join("master.key"))?,
         };
+        if let Some(previous) = &config.previous_master_key {
+            sealer = sealer.with_previous(previous)?;
+        }
         let keys = KeyRing::new(Arc::new(sealer));
         let instance_id = crate::ids::random_base36(16);
         keys.ensure_keys(&store, clock.as_ref(), &instance_id).await?;

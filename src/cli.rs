@@ -109,6 +109,10 @@ pub enum KeysCommand {
         #[arg(long, default_value_t = crate::keys::rotation::DEFAULT_ACTIVATE_IN)]
         activate_in: i64,
     },
+    /// Re-seal every stored secret under the master key (rotating it: set
+    /// the new key as master_key and the old one as previous_master_key on
+    /// every replica, run this once, then drop previous_master_key).
+    Reseal,
 }
 
 pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
@@ -146,6 +150,11 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 Ok(s) => return Err(format!("{url} answered {s}").into()),
                 Err(e) => return Err(format!("{url}: {e}").into()),
             }
+        }
+        Command::Keys { command: KeysCommand::Reseal } => {
+            let svc = Services::start(config, Arc::new(SystemClock)).await?;
+            let n = crate::keys::reseal::run(&svc.store, svc.keys.sealer()).await?;
+            println!("re-sealed {n} secrets under the current master key; previous_master_key can be removed");
         }
         Command::Keys { command: KeysCommand::Rotate { alg, activate_in } } => {
             let algs = match alg {

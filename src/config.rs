@@ -23,6 +23,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// 32 random bytes in base64; default a key file in `data_dir`.
     pub master_key: Option<String>,
+    /// The master key being replaced (base64): still opens what it sealed
+    /// until `scaikey keys reseal` has re-sealed everything under `master_key`.
+    pub previous_master_key: Option<String>,
     /// `redis://…`: per-address rate limits shared by every replica
     /// (default: each replica limits on its own).
     pub redis_url: Option<String>,
@@ -65,6 +68,7 @@ impl Default for Config {
             database_url: None,
             master_key: None,
             redis_url: None,
+            previous_master_key: None,
             bootstrap_admin_password: None,
             log: "info".into(),
             log_format: "auto".into(),
@@ -122,6 +126,7 @@ impl Config {
             "data_dir",
             "master_key",
             "redis_url",
+            "previous_master_key",
             "bootstrap_admin_password",
             "log",
             "log_format",

@@ -6,7 +6,8 @@ use crate::app::Services;
 use crate::store::repos::saml::SamlSpKey;
 use crate::store::{Scope, StoreError};
 
-fn context(tenant_id: &str) -> String {
+/// The context a tenant's SAML SP key is sealed under.
+pub fn context(tenant_id: &str) -> String {
     format!("saml-sp:{tenant_id}")
 }
 

@@ -2,6 +2,7 @@
 //! that signs for each algorithm and the JWKS document, reloaded from the
 //! store so every replica publishes and signs with the same keys.
 
+pub mod reseal;
 pub mod rotation;
 pub mod seal;
 pub mod signing;

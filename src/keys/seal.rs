@@ -26,12 +26,21 @@ pub enum SealError {
 
 pub struct Sealer {
     key: LessSafeKey,
+    /// The master key being replaced, still accepted for opening until
+    /// `scaikey keys reseal` has sealed everything under `key`.
+    previous: Option<LessSafeKey>,
 }
 
 impl Sealer {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SealError> {
         let unbound = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| SealError::BadMasterKey)?;
-        Ok(Self { key: LessSafeKey::new(unbound) })
+        Ok(Self { key: LessSafeKey::new(unbound), previous: None })
+    }
+
+    /// Also opens what `previous` (base64) sealed: a master-key rotation in progress.
+    pub fn with_previous(mut self, previous: &str) -> Result<Self, SealError> {
+        self.previous = Some(Self::from_base64(previous)?.key);
+        Ok(self)
     }
 
     /// From `SCAIKEY_MASTER_KEY` (base64 of 32 bytes).
@@ -86,11 +95,15 @@ impl Sealer {
         if bytes.len() < NONCE_LEN {
             return Err(SealError::Open);
         }
-        let mut body = bytes.split_off(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(&bytes).map_err(|_| SealError::Open)?;
-        let plain =
-            self.key.open_in_place(nonce, Aad::from(context.as_bytes()), &mut body).map_err(|_| SealError::Open)?;
-        Ok(plain.to_vec())
+        let body = bytes.split_off(NONCE_LEN);
+        for key in std::iter::once(&self.key).chain(self.previous.as_ref()) {
+            let nonce = Nonce::try_assume_unique_for_key(&bytes).map_err(|_| SealError::Open)?;
+            let mut attempt = body.clone();
+            if let Ok(plain) = key.open_in_place(nonce, Aad::from(context.as_bytes()), &mut attempt) {
+                return Ok(plain.to_vec());
+            }
+        }
+        Err(SealError::Open)
     }
 
     pub fn open_string(&self, context: &str, sealed: &str) -> Result<String, SealError> {
@@ -124,6 +137,20 @@ mod tests {
         assert!(s.open("idp:b:client_secret", &sealed).is_err());
         let other = Sealer::from_bytes(&[8u8; 32]).unwrap();
         assert!(other.open("idp:a:client_secret", &sealed).is_err());
+    }
+
+    #[test]
+    fn a_previous_master_key_still_opens_until_resealed() {
+        let old = Sealer::from_bytes(&[7u8; 32]).unwrap();
+        let sealed = old.seal("ctx", b"secret");
+        let old_b64 = STANDARD.encode([7u8; 32]);
+        let rotating = Sealer::from_bytes(&[9u8; 32]).unwrap().with_previous(&old_b64).unwrap();
+        assert_eq!(rotating.open("ctx", &sealed).unwrap(), b"secret");
+        let resealed = rotating.seal("ctx", b"secret");
+        assert!(old.open("ctx", &resealed).is_err(), "new seals use the new key");
+        let after = Sealer::from_bytes(&[9u8; 32]).unwrap();
+        assert_eq!(after.open("ctx", &resealed).unwrap(), b"secret");
+        assert!(after.open("ctx", &sealed).is_err(), "without the previous key, old seals stay closed");
     }
 
     #[test]

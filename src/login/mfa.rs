@@ -151,7 +151,7 @@ pub async fn verify(
     let code = param(form, "code").unwrap_or_default();
     let sealer = svc.keys.sealer();
     let matched = factors.iter().filter(|f| f.kind == TOTP).find_map(|f| {
-        let secret = sealer.open(&format!("totp:{}", f.id), f.secret_sealed.as_deref()?).ok()?;
+        let secret = sealer.open(&factor_context(&f.id), f.secret_sealed.as_deref()?).ok()?;
         totp::check(&secret, code, now.unix_seconds()).map(|step| (f.id.clone(), step))
     });
     match matched {
@@ -198,7 +198,12 @@ pub async fn enroll(
     })
 }
 
+/// The context a TOTP factor's secret is sealed under.
+pub fn factor_context(factor_id: &str) -> String {
+    format!("totp:{factor_id}")
+}
+
 /// Seals a confirmed TOTP secret for its factor.
 pub fn seal_factor_secret(sealer: &Sealer, factor_id: &str, secret: &[u8]) -> String {
-    sealer.seal(&format!("totp:{factor_id}"), secret)
+    sealer.seal(&factor_context(factor_id), secret)
 }

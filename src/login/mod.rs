@@ -63,7 +63,7 @@ use crate::store::{StoreError, Tx};
 
 pub use device::{Entry as DeviceEntry, enter as enter_device_code};
 pub use effects::self_service;
-pub use mfa::seal_factor_secret as seal_totp_secret;
+pub use mfa::{factor_context as totp_factor_context, seal_factor_secret as seal_totp_secret};
 pub use page::{IdpLink, LoginPage};
 pub use passkey::{options as passkey_options, passkeys_of};
 pub use saml::{acs as saml_acs, metadata as saml_metadata, resume as saml_resume};

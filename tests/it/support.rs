@@ -66,6 +66,15 @@ impl TestServer {
         clock: scaikey::clock::SharedClock,
         tweak: impl FnOnce(&mut Config),
     ) -> TestServer {
+        Self::try_start_with(backend, clock, tweak).await.unwrap()
+    }
+
+    /// `start_with`, or why the server did not start.
+    pub async fn try_start_with(
+        backend: Backend,
+        clock: scaikey::clock::SharedClock,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Result<TestServer, String> {
         let dir = std::env::temp_dir().join(format!("scaikey-it-{}", scaikey::ids::random_base36(10)));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -83,7 +92,7 @@ impl TestServer {
             ..Config::default()
         };
         tweak(&mut config);
-        let svc = Services::start(config, clock).await.unwrap();
+        let svc = Services::start(config, clock).await.map_err(|e| e.to_string())?;
         let out = scaikey::bootstrap::run(&svc, svc.config.bootstrap_admin_password.clone()).await.unwrap();
         let router = scaikey::http::router(Arc::clone(&svc));
         tokio::spawn(async move {
@@ -105,7 +114,7 @@ impl TestServer {
                 None,
             )
             .await;
-        server
+        Ok(server)
     }
 
     /// A client_credentials access token from `issuer`.
