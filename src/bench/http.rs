@@ -30,7 +30,7 @@ fn cpu_seconds(pid: u32) -> f64 {
 }
 
 /// A field of `/proc/{pid}/status` in MB (`VmHWM` peak, `VmRSS` now).
-pub(super) fn memory_mb(pid: u32, field: &str) -> f64 {
+fn memory_mb(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
@@ -73,30 +73,20 @@ where
     (n / elapsed, n / cpu, failed.load(Ordering::Relaxed))
 }
 
-/// What the HTTP bench signs in with.
-pub struct Seeded {
-    /// One SERVICE app per algorithm: (alg, client_id, secret).
-    apps: Vec<(SigningAlg, String, String)>,
-    /// A WEB app and a user for the login storm: (client_id, user name).
-    web: (String, String),
-}
-
-/// Seeds a tenant, one SERVICE app per algorithm and the storm's user through `ctx`.
-pub async fn seed(ctx: &Ctx<'_>) -> Result<Seeded, BenchError> {
+/// Seeds a tenant and one SERVICE app per algorithm through `ctx`.
+pub async fn seed(ctx: &Ctx<'_>) -> Result<Vec<(SigningAlg, String, String)>, BenchError> {
     let tenant = super::bench_tenant(ctx, "httpbench").await?;
-    let web = super::storm::seed(ctx, &tenant.id).await?;
     let mut apps = Vec::new();
     for alg in [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA] {
         let input = super::service_app(Some(tenant.id.clone()), format!("http bench {}", alg.as_str()), alg);
         let created = admin::create::<Application>(ctx, input).await?;
         apps.push((alg, super::data_str(&created, "client_id"), super::data_str(&created, "client_secret")));
     }
-    Ok(Seeded { apps, web })
+    Ok(apps)
 }
 
 /// Starts `scaikey serve` on `dir`'s data, loads it, prints the figures.
-pub async fn measure(dir: &Path, seconds: u64, seeded: Seeded) -> Result<(), BenchError> {
-    let Seeded { apps, web } = seeded;
+pub async fn measure(dir: &Path, seconds: u64, apps: Vec<(SigningAlg, String, String)>) -> Result<(), BenchError> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
@@ -138,7 +128,6 @@ pub async fn measure(dir: &Path, seconds: u64, seeded: Seeded) -> Result<(), Ben
         .await;
         println!("{name:<40} {rate:>10.0} {per_cpu:>16.0} {failed:>8}");
     }
-    let es256 = apps.iter().find(|(alg, ..)| *alg == SigningAlg::ES256).map(|(_, id, s)| (id.clone(), s.clone()));
     for (alg, id, secret) in apps {
         let client = http.clone();
         let url = format!("{tenant}/oauth/token");
@@ -157,14 +146,7 @@ pub async fn measure(dir: &Path, seconds: u64, seeded: Seeded) -> Result<(), Ben
         .await;
         println!("{:<40} {rate:>10.0} {per_cpu:>16.0} {failed:>8}", format!("client_credentials {}", alg.as_str()));
     }
-    println!(
-        "server RSS under token load: peak {:.1} MB, now {:.1} MB",
-        memory_mb(pid, "VmHWM:"),
-        memory_mb(pid, "VmRSS:")
-    );
-    if let Some(token_app) = es256 {
-        super::storm::run(pid, &http, &tenant, &web, &token_app, seconds).await?;
-    }
+    println!("server RSS: peak {:.1} MB, now {:.1} MB", memory_mb(pid, "VmHWM:"), memory_mb(pid, "VmRSS:"));
     child.kill().await.ok();
     Ok(())
 }

@@ -5,7 +5,6 @@
 
 pub mod http;
 pub mod scim;
-pub mod storm;
 pub mod sync;
 pub mod webhooks;
 
@@ -84,8 +83,8 @@ pub async fn run(mut config: Config, seconds: u64, workload: Workload) -> Result
             async {
                 // The server process opens the same database (SQLite allows
                 // several processes; WAL keeps readers apart).
-                let seeded = http::seed(&ctx).await?;
-                http::measure(&dir, seconds, seeded).await
+                let apps = http::seed(&ctx).await?;
+                http::measure(&dir, seconds, apps).await
             }
             .await,
         ),
