@@ -180,17 +180,9 @@ async fn offer_totp(svc: &Services, issuer: &Issuer, session: &Session, secret: 
     let now = svc.clock.now();
     let mut tx = svc.store.write(crate::store::Scope::Tenant(session.tenant_id.clone())).await?;
     let user: User = tx.get(&session.user_id).await?;
-    tx.put_ceremony(&Ceremony {
-        id: new_id("cer", now),
-        tenant_id: session.tenant_id.clone(),
-        partner_id: session.partner_id.clone(),
-        owner: session.id.clone(),
-        kind: TOTP.into(),
-        state: svc.keys.sealer().seal(&totp_context(session), secret),
-        created_at: now,
-        expires_at: now.plus_seconds(CEREMONY_TTL),
-    })
-    .await?;
+    let sealed = svc.keys.sealer().seal(&totp_context(session), secret);
+    let owner = (session.tenant_id.as_str(), session.partner_id.as_str());
+    tx.put_ceremony(&Ceremony::new(owner, &session.id, TOTP, sealed, now, CEREMONY_TTL)).await?;
     tx.commit().await?;
     let label = issuer.tenant.as_ref().map(|t| t.branding.display_name.clone().unwrap_or_else(|| t.name.clone()));
     let Some((_, svg)) = totp::enrollment(secret, &label.unwrap_or_default(), &user.user_name) else {
@@ -262,17 +254,8 @@ pub async fn passkey_options(
             });
         }
     };
-    tx.put_ceremony(&Ceremony {
-        id: new_id("cer", now),
-        tenant_id: user.tenant_id.clone(),
-        partner_id: user.partner_id.clone(),
-        owner: session.id.clone(),
-        kind: "register".into(),
-        state,
-        created_at: now,
-        expires_at: now.plus_seconds(CEREMONY_TTL),
-    })
-    .await?;
+    let owner = (user.tenant_id.as_str(), user.partner_id.as_str());
+    tx.put_ceremony(&Ceremony::new(owner, &session.id, "register", state, now, CEREMONY_TTL)).await?;
     tx.commit().await?;
     Ok(AccountOutcome::Json { status: 200, body: options })
 }

@@ -18,12 +18,12 @@ mod view;
 use subtle::ConstantTimeEq;
 
 use crate::app::Services;
-use crate::authn::{secret, session};
+use crate::authn::secret;
 use crate::domain::Timestamp;
 use crate::domain::oidc::{AuthorizeParams, LoginPurpose, LoginRequest, LoginState, Session};
 use crate::ids::new_id;
 use crate::oauth::Issuer;
-use crate::oauth::authorize::{self, Browser, LOGIN_REQUEST_TTL, Outcome, issuer_path, with_query};
+use crate::oauth::authorize::{self, Browser, LOGIN_REQUEST_TTL, Outcome};
 use crate::store::StoreError;
 
 pub use actions::{passkey_options, submit};
@@ -95,13 +95,7 @@ pub async fn start_login(svc: &Services, issuer: &Issuer, login_hint: Option<Str
     let mut tx = svc.store.write(issuer.scope()).await?;
     tx.insert(&request).await?;
     tx.commit().await?;
-    let secure = svc.base_url().starts_with("https://");
-    let cookie =
-        session::set_cookie(session::LOGIN_COOKIE, &request.id, &issuer_path(issuer), secure, Some(LOGIN_REQUEST_TTL));
-    Ok(Outcome::Redirect {
-        location: with_query(&issuer.endpoint("/login"), &[("request", &request.id)]),
-        set_cookies: vec![cookie],
-    })
+    Ok(authorize::to_login_page(issuer, &request.id))
 }
 
 /// `GET {issuer}/account`: the page, or a sign-in first.

@@ -62,3 +62,20 @@ pub struct Ceremony {
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
+
+impl Ceremony {
+    /// A ceremony of `owner` in a tenant, answerable for `ttl` seconds.
+    pub fn new(owner_tenant: (&str, &str), owner: &str, kind: &str, state: String, now: Timestamp, ttl: i64) -> Self {
+        let (tenant_id, partner_id) = owner_tenant;
+        Self {
+            id: crate::ids::new_id("cer", now),
+            tenant_id: tenant_id.into(),
+            partner_id: partner_id.into(),
+            owner: owner.into(),
+            kind: kind.into(),
+            state,
+            created_at: now,
+            expires_at: now.plus_seconds(ttl),
+        }
+    }
+}

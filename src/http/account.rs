@@ -2,10 +2,8 @@
 //! account pages' script asks for, and that script (`/assets/passkey.js`,
 //! same origin, so the pages' CSP allows it and nothing else).
 
-use std::net::SocketAddr;
-
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -29,9 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/assets/passkey.js", get(passkey_js))
 }
 
-fn cookies(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::COOKIE).and_then(|v| v.to_str().ok())
-}
+use super::client_ip::cookies;
 
 async fn form_of(req: Request) -> Result<(HeaderMap, Vec<(String, String)>), Response> {
     let headers = req.headers().clone();
@@ -123,10 +119,7 @@ pub async fn login_passkey(
     req: Request,
 ) -> Response {
     let Some(issuer) = issuer else { return unknown_issuer_page() };
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| super::client_ip::client_ip(c.0.ip(), req.headers(), &svc.trusted_proxies));
+    let ip = super::client_ip::of_request(&req, &svc.trusted_proxies);
     let allowed = match ip {
         Some(ip) => svc.login_limiter.allow(ip, svc.clock.now()).await,
         None => true,

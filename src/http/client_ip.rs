@@ -9,6 +9,19 @@ use std::net::IpAddr;
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
+/// The client of a request that arrived with its peer address (axum's
+/// `ConnectInfo`); `None` for one that did not (in-process calls).
+pub fn of_request(req: &axum::extract::Request, trusted: &[IpNet]) -> Option<IpAddr> {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| client_ip(c.0.ip(), req.headers(), trusted))
+}
+
+/// The request's `Cookie` header, if readable.
+pub fn cookies(headers: &HeaderMap) -> Option<&str> {
+    headers.get(axum::http::header::COOKIE).and_then(|v| v.to_str().ok())
+}
+
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(&peer) {

@@ -1,11 +1,9 @@
 //! RFC 8628 over HTTP: the device authorization endpoint (OAuth JSON) and
 //! the device page where the user types the code (HTML, then the login flow).
 
-use std::net::SocketAddr;
-
 use axum::Json;
 use axum::Router;
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -91,16 +89,13 @@ pub async fn device_submit(
 ) -> Response {
     let Some(issuer) = issuer else { return unknown_issuer_page() };
     let headers: HeaderMap = req.headers().clone();
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| super::client_ip::client_ip(c.0.ip(), &headers, &svc.trusted_proxies));
+    let ip = super::client_ip::of_request(&req, &svc.trusted_proxies);
     let Ok(body) = axum::body::to_bytes(req.into_body(), super::BODY_LIMIT).await else {
         return code_page(&issuer, "", Some("The form is too large."), 413);
     };
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let typed = form.iter().find(|(k, _)| k == "user_code").map(|(_, v)| v.as_str()).unwrap_or_default();
-    let cookies = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
+    let cookies = super::client_ip::cookies(&headers);
     match crate::login::enter_device_code(&svc, &issuer, typed, &Browser { cookies }, ip).await {
         Ok(DeviceEntry::Go(outcome)) => outcome_response(&issuer, outcome),
         Ok(DeviceEntry::Again { error, status }) => {

@@ -30,9 +30,7 @@ pub fn routes() -> Router<AppState> {
     r
 }
 
-fn cookies(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::COOKIE).and_then(|v| v.to_str().ok())
-}
+use super::client_ip::cookies;
 
 /// The IdP id in the path: the segment after `/login/idp/`, or the one
 /// before the last (`…/{idp_id}/callback`, `…/{idp_id}/acs`); read from

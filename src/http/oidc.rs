@@ -2,12 +2,10 @@
 //! the login pages, userinfo, introspection, revocation, logout, and CORS
 //! for the endpoints browsers call directly (token, userinfo, revoke).
 
-use std::net::SocketAddr;
-
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -41,9 +39,7 @@ pub fn routes() -> Router<AppState> {
     r
 }
 
-fn cookies(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::COOKIE).and_then(|v| v.to_str().ok())
-}
+use super::client_ip::cookies;
 
 pub(super) fn unknown_issuer_page() -> Response {
     pages::message(404, "Not found", "There is no such sign-in page.", "ScaiKey", None)
@@ -145,10 +141,7 @@ pub async fn login_submit(
 ) -> Response {
     let Some(issuer) = issuer else { return unknown_issuer_page() };
     let headers = req.headers().clone();
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| super::client_ip::client_ip(c.0.ip(), &headers, &svc.trusted_proxies));
+    let ip = super::client_ip::of_request(&req, &svc.trusted_proxies);
     let Ok(body) = axum::body::to_bytes(req.into_body(), super::BODY_LIMIT).await else {
         return outcome_response(&issuer, Outcome::ErrorPage { status: 413, message: "The form is too large.".into() });
     };

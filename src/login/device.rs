@@ -8,13 +8,12 @@
 use std::net::IpAddr;
 
 use crate::app::Services;
-use crate::authn::session;
 use crate::domain::Timestamp;
 use crate::domain::application::Application;
 use crate::domain::oidc::{AuthorizeParams, DeviceCode, LoginPurpose, LoginRequest, LoginState};
 use crate::ids::new_id;
 use crate::oauth::Issuer;
-use crate::oauth::authorize::{self, Browser, LOGIN_REQUEST_TTL, Outcome, issuer_path, with_query};
+use crate::oauth::authorize::{self, Browser, LOGIN_REQUEST_TTL, Outcome};
 use crate::oauth::device::{normalize_user_code, user_code_hash};
 use crate::store::StoreError;
 
@@ -93,13 +92,7 @@ pub async fn enter(
     };
     tx.insert(&request).await?;
     tx.commit().await?;
-    let secure = svc.base_url().starts_with("https://");
-    let cookie =
-        session::set_cookie(session::LOGIN_COOKIE, &request.id, &issuer_path(issuer), secure, Some(LOGIN_REQUEST_TTL));
-    Ok(Entry::Go(Outcome::Redirect {
-        location: with_query(&issuer.endpoint("/login"), &[("request", &request.id)]),
-        set_cookies: vec![cookie],
-    }))
+    Ok(Entry::Go(authorize::to_login_page(issuer, &request.id)))
 }
 
 /// `DeviceConfirm`: the signed-in user approves (`decision=allow`) or denies

@@ -20,7 +20,6 @@ use crate::domain::Timestamp;
 use crate::domain::factor::{Ceremony, Factor, PASSKEY};
 use crate::domain::oidc::LoginState;
 use crate::domain::user::{User, UserStatus};
-use crate::ids::new_id;
 use crate::oauth::Issuer;
 use crate::oauth::authorize::Browser;
 use crate::store::StoreError;
@@ -97,16 +96,7 @@ pub async fn options(
             return Ok(Err((409, "passkeys are not available here")));
         }
     };
-    let challenge = Ceremony {
-        id: new_id("wac", now),
-        tenant_id: tenant.id.clone(),
-        partner_id: tenant.partner_id.clone(),
-        owner: loaded.request.id.clone(),
-        kind: kind.into(),
-        state,
-        created_at: now,
-        expires_at: now.plus_seconds(CEREMONY_TTL),
-    };
+    let challenge = Ceremony::new((&tenant.id, &tenant.partner_id), &loaded.request.id, kind, state, now, CEREMONY_TTL);
     tx.put_ceremony(&challenge).await?;
     tx.commit().await?;
     Ok(Ok(options))

@@ -240,13 +240,7 @@ async fn authorize_inner(
     };
     tx.insert(&request).await?;
     tx.commit().await?;
-    let secure = svc.base_url().starts_with("https://");
-    let cookie =
-        session::set_cookie(session::LOGIN_COOKIE, &request.id, &issuer_path(issuer), secure, Some(LOGIN_REQUEST_TTL));
-    Ok(Outcome::Redirect {
-        location: with_query(&issuer.endpoint("/login"), &[("request", &request.id)]),
-        set_cookies: vec![cookie],
-    })
+    Ok(to_login_page(issuer, &request.id))
 }
 
 /// Starts the consent step: a login request for the signed-in user, shown
@@ -273,13 +267,19 @@ async fn ask_consent(
         expires_at: now.plus_seconds(LOGIN_REQUEST_TTL),
     };
     tx.insert(&request).await?;
+    Ok(to_login_page(issuer, &request.id))
+}
+
+/// Sends the browser to the login page of login request `request_id`,
+/// bound to it by the login cookie (every flow that starts a login ends here).
+pub fn to_login_page(issuer: &Issuer, request_id: &str) -> Outcome {
     let secure = issuer.url.starts_with("https://");
     let cookie =
-        session::set_cookie(session::LOGIN_COOKIE, &request.id, &issuer_path(issuer), secure, Some(LOGIN_REQUEST_TTL));
-    Ok(Outcome::Redirect {
-        location: with_query(&issuer.endpoint("/login"), &[("request", &request.id)]),
+        session::set_cookie(session::LOGIN_COOKIE, request_id, &issuer_path(issuer), secure, Some(LOGIN_REQUEST_TTL));
+    Outcome::Redirect {
+        location: with_query(&issuer.endpoint("/login"), &[("request", request_id)]),
         set_cookies: vec![cookie],
-    })
+    }
 }
 
 /// The URL path of the issuer, for cookie scoping.
