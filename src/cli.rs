@@ -75,11 +75,14 @@ pub enum Command {
         /// up and down.
         #[arg(long)]
         webhook_events: Option<usize>,
-        /// Instead, run the server as its own process and load it over HTTP
-        /// with 32 concurrent clients: discovery, JWKS and client_credentials
-        /// per algorithm, with requests per server CPU-second and peak RSS.
+        /// Also create this many tenants (under one partner per 25) and
+        /// measure admin lists, tenant discovery and memory at that size.
         #[arg(long)]
-        http: bool,
+        tenants: Option<usize>,
+        /// Also load the server with client_credentials tokens for this many
+        /// minutes, nothing reading /metrics, reporting RSS each minute.
+        #[arg(long)]
+        soak_minutes: Option<u64>,
     },
 }
 
@@ -175,13 +178,12 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Sync { command: SyncCommand::Run { idp, mode } } => crate::sync::cli::run(config, &idp, mode).await?,
-        Command::Bench { seconds, scim_users, ldap_users, ldap_groups, webhook_events, http } => {
+        Command::Bench { seconds, scim_users, ldap_users, ldap_groups, webhook_events, tenants, soak_minutes } => {
             let workload = match (scim_users, ldap_users, webhook_events) {
-                _ if http => crate::bench::Workload::Http,
                 (Some(n), _, _) => crate::bench::Workload::Scim(n),
                 (_, Some(u), _) => crate::bench::Workload::Ldap(u, ldap_groups),
                 (_, _, Some(n)) => crate::bench::Workload::Webhooks(n),
-                _ => crate::bench::Workload::Tokens,
+                _ => crate::bench::Workload::Tokens { tenants, soak_minutes },
             };
             crate::bench::run(config, seconds, workload).await?
         }
@@ -216,8 +218,18 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     tracing::info!(listen = %listen, public_url = %svc.base_url(), database = svc.store.backend(), "ScaiKey is serving");
     let app = crate::http::router(Arc::clone(&svc)).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    // SIGTERM: stop accepting, let requests in flight finish...
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    // SIGTERM: not ready at once, still serving for the grace period (load
+    // balancers stop routing here), then stop accepting and let requests
+    // in flight finish...
+    let grace = std::time::Duration::from_secs(svc.config.shutdown_grace_seconds.into());
+    let draining = Arc::clone(&svc);
+    let signalled = async move {
+        shutdown().await;
+        draining.drain();
+        tracing::info!(grace_seconds = grace.as_secs(), "stopping: not ready, serving out the grace period");
+        tokio::time::sleep(grace).await;
+    };
+    axum::serve(listener, app).with_graceful_shutdown(signalled).await?;
     // ...then the jobs finish what they are doing (a webhook delivery being
     // sent), and the leases this process holds are given up for the others.
     tracing::info!("stopping: requests drained, finishing background work");

@@ -2,6 +2,7 @@
 //! (client secrets, SCIM tokens), TOTP and recovery codes. The login flow
 //! (`crate::login`), lockout, MFA and sessions build on these.
 
+pub mod hashing;
 pub mod lockout;
 pub mod password;
 pub mod password_change;

@@ -1,9 +1,10 @@
-//! `scaikey bench --http`: the server as its own process (this binary's
-//! `serve` on loopback, so its CPU time and memory are its own), loaded by
-//! 32 concurrent keep-alive clients from this process: the platform's
-//! discovery and JWKS next to a tenant's, and `client_credentials` tokens
-//! per algorithm, with requests per server CPU-second (from `/proc`) and
-//! the server's peak RSS.
+//! The HTTP half of `scaikey bench`: the server as its own process (this
+//! binary's `serve` on loopback, so its CPU time and memory are its own),
+//! loaded by 32 concurrent keep-alive clients from this process: the
+//! platform's discovery and JWKS next to a tenant's, `client_credentials`
+//! tokens per algorithm, with requests per server CPU-second (from `/proc`)
+//! and the server's RSS; then the user flows (`storm`), the hierarchy at
+//! scale (`scale`) and the soak.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -14,33 +15,88 @@ use std::time::{Duration, Instant};
 use crate::admin::{self, Ctx};
 use crate::domain::application::{Application, SigningAlg};
 
-const CONCURRENCY: usize = 32;
+pub(super) const CONCURRENCY: usize = 32;
 
-type BenchError = Box<dyn std::error::Error>;
+pub(super) type BenchError = Box<dyn std::error::Error>;
 
-/// CPU seconds (user + system) a process has used, from `/proc/{pid}/stat`
-/// (clock ticks of USER_HZ, 100 on Linux).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at state.
-    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+/// The server process under test.
+pub struct Server {
+    child: tokio::process::Child,
+    pub pid: u32,
+    pub base: String,
+    pub http: reqwest::Client,
 }
 
-/// A field of `/proc/{pid}/status` in MB (`VmHWM` peak, `VmRSS` now).
-fn memory_mb(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+impl Server {
+    /// Starts `scaikey serve` on `dir`'s data (SQLite allows several
+    /// processes; WAL keeps readers apart) and waits for `/ready`. Its
+    /// warnings go to `server.log` in `dir`. The
+    /// storm's logins arrive from many addresses through `X-Forwarded-For`,
+    /// so loopback is a trusted proxy.
+    pub async fn start(dir: &Path) -> Result<Self, BenchError> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut command = tokio::process::Command::new(std::env::current_exe()?);
+        command
+            .arg("serve")
+            .env("SCAIKEY_DATA_DIR", dir)
+            .env("SCAIKEY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SCAIKEY_PUBLIC_URL", &base)
+            .env("SCAIKEY_TRUSTED_PROXIES", "127.0.0.1/32")
+            .env("SCAIKEY_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("server.log"))?)
+            .kill_on_drop(true);
+        let child = command.spawn()?;
+        let pid = child.id().ok_or("the server did not start")?;
+        let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+        let ready = Instant::now();
+        while !http.get(format!("{base}/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
+            if ready.elapsed() > Duration::from_secs(60) {
+                return Err("the server was not ready within 60 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(Self { child, pid, base, http })
+    }
+
+    /// CPU seconds (user + system) the server has used, from
+    /// `/proc/{pid}/stat` (clock ticks of USER_HZ, 100 on Linux).
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
+        // Fields after the command name (which may hold spaces) start at state.
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
+    /// Resident memory now, in MB.
+    pub fn rss_mb(&self) -> f64 {
+        self.memory_mb("VmRSS:")
+    }
+
+    /// The most resident memory so far, in MB.
+    pub fn peak_rss_mb(&self) -> f64 {
+        self.memory_mb("VmHWM:")
+    }
+
+    fn memory_mb(&self, field: &str) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    pub async fn stop(mut self) {
+        self.child.kill().await.ok();
+    }
 }
 
 /// Runs `request` from `CONCURRENCY` tasks for `seconds`: (successes/s,
 /// successes per server CPU-second, failures).
-async fn load<F, Fut>(pid: u32, seconds: u64, request: F) -> (f64, f64, u64)
+pub async fn load<F, Fut>(server: &Server, seconds: u64, request: F) -> (f64, f64, u64)
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
@@ -48,7 +104,7 @@ where
     let request = Arc::new(request);
     let (ok, failed, stop) =
         (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
-    let cpu_before = cpu_seconds(pid);
+    let cpu_before = server.cpu_seconds();
     let start = Instant::now();
     let tasks: Vec<_> = (0..CONCURRENCY)
         .map(|_| {
@@ -68,85 +124,94 @@ where
         let _ = t.await;
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let cpu = (cpu_seconds(pid) - cpu_before).max(0.01);
+    let cpu = (server.cpu_seconds() - cpu_before).max(0.01);
     let n = ok.load(Ordering::Relaxed) as f64;
     (n / elapsed, n / cpu, failed.load(Ordering::Relaxed))
 }
 
-/// Seeds a tenant and one SERVICE app per algorithm through `ctx`.
-pub async fn seed(ctx: &Ctx<'_>) -> Result<Vec<(SigningAlg, String, String)>, BenchError> {
-    let tenant = super::bench_tenant(ctx, "httpbench").await?;
+/// A SERVICE app per algorithm: (alg, client_id, secret).
+pub type ServiceApps = Vec<(SigningAlg, String, String)>;
+
+/// One SERVICE app per algorithm in `tenant_id`, through `ctx`.
+pub async fn seed(ctx: &Ctx<'_>, tenant_id: &str) -> Result<ServiceApps, BenchError> {
     let mut apps = Vec::new();
     for alg in [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA] {
-        let input = super::service_app(Some(tenant.id.clone()), format!("http bench {}", alg.as_str()), alg);
+        let input = super::service_app(Some(tenant_id.into()), format!("http bench {}", alg.as_str()), alg);
         let created = admin::create::<Application>(ctx, input).await?;
         apps.push((alg, super::data_str(&created, "client_id"), super::data_str(&created, "client_secret")));
     }
     Ok(apps)
 }
 
-/// Starts `scaikey serve` on `dir`'s data, loads it, prints the figures.
-pub async fn measure(dir: &Path, seconds: u64, apps: Vec<(SigningAlg, String, String)>) -> Result<(), BenchError> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = tokio::process::Command::new(std::env::current_exe()?)
-        .arg("serve")
-        .env("SCAIKEY_DATA_DIR", dir)
-        .env("SCAIKEY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SCAIKEY_PUBLIC_URL", &base)
-        .env("SCAIKEY_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = child.id().ok_or("the server did not start")?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY).build()?;
-    let ready = Instant::now();
-    while !http.get(format!("{base}/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
-        if ready.elapsed() > Duration::from_secs(60) {
-            return Err("the server was not ready within 60 s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    println!(
-        "HTTP, server process on loopback, {CONCURRENCY} concurrent clients, {seconds} s each (clients share the machine)"
-    );
-    println!("{:<40} {:>10} {:>16} {:>8}", "endpoint", "req/s", "per server CPU-s", "failed");
-    let tenant = format!("{base}/api/v1/auth/tenants/httpbench");
+/// One `client_credentials` request; whether it got a token.
+pub async fn client_credentials(http: &reqwest::Client, token_url: &str, id: &str, secret: &str) -> bool {
+    let r =
+        http.post(token_url).basic_auth(id, Some(secret)).form(&[("grant_type", "client_credentials")]).send().await;
+    r.is_ok_and(|r| r.status().is_success())
+}
+
+pub fn row(name: &str, rate: f64, per_cpu: f64, failed: u64, note: &str) {
+    println!("{name:<44} {rate:>10.0} {per_cpu:>16.0} {failed:>8}  {note}");
+}
+
+/// GET rates of discovery and JWKS, platform and tenant (`tenant_issuer`).
+pub async fn documents(server: &Server, tenant_issuer: &str, seconds: u64) -> Vec<(&'static str, f64)> {
+    let base = &server.base;
     let gets = [
         ("platform discovery", format!("{base}/api/v1/platform/.well-known/openid-configuration")),
         ("platform JWKS", format!("{base}/.well-known/jwks.json")),
-        ("tenant discovery", format!("{tenant}/.well-known/openid-configuration")),
-        ("tenant JWKS", format!("{tenant}/oauth/jwks")),
+        ("tenant discovery", format!("{tenant_issuer}/.well-known/openid-configuration")),
+        ("tenant JWKS", format!("{tenant_issuer}/oauth/jwks")),
     ];
+    let mut rates = Vec::new();
     for (name, url) in gets {
-        let client = http.clone();
-        let (rate, per_cpu, failed) = load(pid, seconds, move || {
+        let client = server.http.clone();
+        let (rate, per_cpu, failed) = load(server, seconds, move || {
             let (client, url) = (client.clone(), url.clone());
             async move { client.get(url).send().await.is_ok_and(|r| r.status().is_success()) }
         })
         .await;
-        println!("{name:<40} {rate:>10.0} {per_cpu:>16.0} {failed:>8}");
+        let platform = rates.iter().find(|(n, _)| *n == name.replace("tenant", "platform")).map(|(_, r)| *r);
+        let note = platform.map(|p: f64| format!("{:.2}× the platform's", rate / p)).unwrap_or_default();
+        row(name, rate, per_cpu, failed, &note);
+        rates.push((name, rate));
     }
-    for (alg, id, secret) in apps {
-        let client = http.clone();
-        let url = format!("{tenant}/oauth/token");
-        let (rate, per_cpu, failed) = load(pid, seconds, move || {
+    rates
+}
+
+/// `client_credentials` per algorithm, each next to `raw` (one core's
+/// signatures/s of that algorithm).
+pub async fn tokens(server: &Server, tenant_issuer: &str, apps: &ServiceApps, raw: &[(SigningAlg, f64)], seconds: u64) {
+    for (alg, id, secret) in apps.iter().cloned() {
+        let (client, url) = (server.http.clone(), format!("{tenant_issuer}/oauth/token"));
+        let (rate, per_cpu, failed) = load(server, seconds, move || {
             let (client, url, id, secret) = (client.clone(), url.clone(), id.clone(), secret.clone());
-            async move {
-                let r = client
-                    .post(url)
-                    .basic_auth(id, Some(secret))
-                    .form(&[("grant_type", "client_credentials")])
-                    .send()
-                    .await;
-                r.is_ok_and(|r| r.status().is_success())
-            }
+            async move { client_credentials(&client, &url, &id, &secret).await }
         })
         .await;
-        println!("{:<40} {rate:>10.0} {per_cpu:>16.0} {failed:>8}", format!("client_credentials {}", alg.as_str()));
+        let raw = raw.iter().find(|(a, _)| *a == alg).map_or(0.0, |(_, r)| *r);
+        let note = format!("{:.2}× raw signs/s per server CPU-s", per_cpu / raw.max(1.0));
+        row(&format!("client_credentials {}", alg.as_str()), rate, per_cpu, failed, &note);
     }
-    println!("server RSS: peak {:.1} MB, now {:.1} MB", memory_mb(pid, "VmHWM:"), memory_mb(pid, "VmRSS:"));
-    child.kill().await.ok();
-    Ok(())
+}
+
+/// Token load for `minutes` with nothing reading `/metrics`; RSS each minute.
+pub async fn soak(server: &Server, tenant_issuer: &str, app: &(SigningAlg, String, String), minutes: u64) {
+    println!("soak: client_credentials {} for {minutes} min, /metrics never read", app.0.as_str());
+    let mut first_minute = 0.0;
+    for minute in 1..=minutes {
+        let (client, url, id, secret) =
+            (server.http.clone(), format!("{tenant_issuer}/oauth/token"), app.1.clone(), app.2.clone());
+        let (rate, _, failed) = load(server, 60, move || {
+            let (client, url, id, secret) = (client.clone(), url.clone(), id.clone(), secret.clone());
+            async move { client_credentials(&client, &url, &id, &secret).await }
+        })
+        .await;
+        let rss = server.rss_mb();
+        if minute == 1 {
+            first_minute = rss;
+        }
+        println!("  minute {minute:>3}: {rate:>8.0} tokens/s, {failed} failed, RSS {rss:.1} MB");
+    }
+    println!("soak: RSS moved {:+.1} MB after the first minute", server.rss_mb() - first_minute);
 }

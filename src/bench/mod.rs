@@ -1,10 +1,17 @@
-//! `scaikey bench`: client_credentials tokens/s through the real token
-//! endpoint service (client lookup, constant-time secret check, claims,
-//! signing) next to the raw signing rate of the same key, per algorithm.
+//! `scaikey bench`: in one run, side by side — the raw signing rate per
+//! algorithm in this process, then the server as its own process loaded
+//! over HTTP (`http`): discovery and JWKS, `client_credentials` per
+//! algorithm and per server CPU-second, `refresh_token` grants, password
+//! logins next to the argon2id rate and token latency during a login storm
+//! (`storm`), memory throughout; with `--tenants N` the hierarchy at scale
+//! (`scale`), with `--soak-minutes M` a long token load. Other workloads
+//! (`--scim-users`, `--ldap-users`, `--webhook-events`) run instead.
 //! Runs against a throwaway SQLite database unless DATABASE_URL is set.
 
 pub mod http;
+pub mod scale;
 pub mod scim;
+pub mod storm;
 pub mod sync;
 pub mod webhooks;
 
@@ -18,40 +25,21 @@ use crate::admin::{self, Ctx};
 use crate::app::Services;
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::domain::application::{AppScope, AppType, Application, NewApplication, SigningAlg};
+use crate::domain::application::{AppScope, AppType, NewApplication, SigningAlg};
 use crate::oauth::Issuer;
-use crate::oauth::endpoint::{TokenRequest, token};
 use crate::store::Scope;
-
-async fn rate<F, Fut>(seconds: u64, mut f: F) -> f64
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Duration::from_secs(seconds);
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < deadline {
-        if !f().await {
-            return 0.0;
-        }
-        n += 1;
-    }
-    n as f64 / start.elapsed().as_secs_f64()
-}
 
 /// What `scaikey bench` measures.
 pub enum Workload {
-    /// client_credentials tokens, refresh grants and logins (the default).
-    Tokens,
+    /// Signing, tokens, documents, refresh, logins and memory (the default);
+    /// optionally the hierarchy at `tenants` and a soak of `soak_minutes`.
+    Tokens { tenants: Option<usize>, soak_minutes: Option<u64> },
     /// SCIM with this many users.
     Scim(usize),
     /// Directory sync of (users, groups) from slapd.
     Ldap(usize, usize),
     /// Webhooks: a burst of this many changes.
     Webhooks(usize),
-    /// The server as its own process under 32 concurrent HTTP clients.
-    Http,
 }
 
 pub async fn run(mut config: Config, seconds: u64, workload: Workload) -> Result<(), Box<dyn std::error::Error>> {
@@ -79,59 +67,83 @@ pub async fn run(mut config: Config, seconds: u64, workload: Workload) -> Result
             }
             .await,
         ),
-        Workload::Http => Some(
-            async {
-                // The server process opens the same database (SQLite allows
-                // several processes; WAL keeps readers apart).
-                let apps = http::seed(&ctx).await?;
-                http::measure(&dir, seconds, apps).await
-            }
-            .await,
-        ),
-        Workload::Tokens => None,
+        Workload::Tokens { .. } => None,
     };
     if let Some(outcome) = outcome {
         drop(svc);
         std::fs::remove_dir_all(dir).ok();
         return outcome;
     }
-    println!(
-        "{:<8} {:>16} {:>18}   (1 task, {} s each, database {})",
-        "alg",
-        "raw signs/s",
-        "cc tokens/s",
-        seconds,
-        svc.store.backend()
-    );
-    for alg in [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA] {
-        let input = service_app(None, format!("bench {}", alg.as_str()), alg);
-        let created = admin::create::<Application>(&ctx, input).await?;
-        let client_id = created.get("client_id").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        let secret = created.get("client_secret").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        let signer = svc.keys.signer(alg)?;
-        let claims = json!({"iss": "bench", "sub": client_id, "exp": 2_000_000_000, "scope": "api:read"});
-        let raw = rate(seconds, || {
-            let ok = signer.sign_jwt("at+jwt", &claims).is_ok();
-            async move { ok }
-        })
-        .await;
-        let issuer = Issuer::platform(&svc.base_url());
-        let cc = rate(seconds, || {
-            let form = vec![
-                ("grant_type".to_owned(), "client_credentials".to_owned()),
-                ("client_id".to_owned(), client_id.clone()),
-                ("client_secret".to_owned(), secret.clone()),
-            ];
-            let svc = &svc;
-            let issuer = &issuer;
-            async move { token(svc, issuer, TokenRequest { authorization: None, form }).await.is_ok() }
-        })
-        .await;
-        println!("{:<8} {:>16.0} {:>18.0}", alg.as_str(), raw, cc);
-    }
-    user_flows(&svc, &ctx, seconds).await?;
+    let Workload::Tokens { tenants, soak_minutes } = workload else { return Ok(()) };
+    let outcome = tokens(&svc, &ctx, &dir, seconds, tenants, soak_minutes).await;
     drop(svc);
-    std::fs::remove_dir_all(dir).ok();
+    if outcome.is_ok() {
+        std::fs::remove_dir_all(&dir).ok();
+    } else {
+        eprintln!("bench data and server log kept in {}", dir.display());
+    }
+    outcome
+}
+
+/// One task's signatures/s per algorithm, with this process's keys.
+fn raw_signing(svc: &Services, seconds: u64) -> Result<Vec<(SigningAlg, f64)>, Box<dyn std::error::Error>> {
+    let mut rates = Vec::new();
+    for alg in [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA] {
+        let signer = svc.keys.signer(alg)?;
+        let claims = json!({"iss": "bench", "sub": "bench", "exp": 2_000_000_000, "scope": "api:read"});
+        let (start, mut n) = (Instant::now(), 0u64);
+        while start.elapsed() < Duration::from_secs(seconds) {
+            signer.sign_jwt("at+jwt", &claims)?;
+            n += 1;
+        }
+        rates.push((alg, n as f64 / start.elapsed().as_secs_f64()));
+    }
+    Ok(rates)
+}
+
+/// The default run: see the module's documentation.
+async fn tokens(
+    svc: &Services,
+    ctx: &Ctx<'_>,
+    dir: &std::path::Path,
+    seconds: u64,
+    tenants: Option<usize>,
+    soak_minutes: Option<u64>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    println!("scaikey bench: {cores} cores, database {}, {seconds} s per measurement", svc.store.backend());
+    let raw = raw_signing(svc, seconds)?;
+    for (alg, rate) in &raw {
+        println!("raw {} signatures/s, one core: {rate:.0}", alg.as_str());
+    }
+    let admin_client = crate::bootstrap::run(svc, None).await?;
+    let tenant = bench_tenant(ctx, "httpbench").await?;
+    let apps = http::seed(ctx, &tenant.id).await?;
+    let web = storm::seed(ctx, &tenant.id).await?;
+    let server = http::Server::start(dir).await?;
+    let issuer = format!("{}/api/v1/auth/tenants/httpbench", server.base);
+    println!(
+        "\nHTTP: server process on loopback, {} concurrent keep-alive clients from this process (sharing the cores)",
+        http::CONCURRENCY
+    );
+    println!("{:<44} {:>10} {:>16} {:>8}", "measurement", "per second", "per server CPU-s", "failed");
+    let documents = http::documents(&server, &issuer, seconds).await;
+    http::tokens(&server, &issuer, &apps, &raw, seconds).await;
+    println!("server RSS under token load: peak {:.1} MB, now {:.1} MB", server.peak_rss_mb(), server.rss_mb());
+    let (rate, per_cpu, failed) = storm::refresh_rate(&server, &issuer, &web, seconds).await?;
+    http::row("refresh_token grants (RS256, rotation)", rate, per_cpu, failed, "");
+    let es256 = apps.iter().find(|(alg, ..)| *alg == SigningAlg::ES256).ok_or("no ES256 app")?;
+    storm::run(&server, &issuer, &web, (&es256.1, &es256.2), seconds).await?;
+    if let Some(n) = tenants {
+        let small = documents.iter().find(|(name, _)| *name == "tenant discovery").map_or(0.0, |(_, r)| *r);
+        let seeded = scale::seed(ctx, n).await?;
+        scale::measure(&server, &seeded, &(admin_client.client_id, admin_client.client_secret), small, seconds).await?;
+    }
+    if let Some(minutes) = soak_minutes {
+        http::soak(&server, &issuer, es256, minutes).await;
+    }
+    println!("server peak RSS over the whole run: {:.1} MB", server.peak_rss_mb());
+    server.stop().await;
     Ok(())
 }
 
@@ -188,126 +200,6 @@ async fn bench_tenant(ctx: &Ctx<'_>, slug: &str) -> Result<crate::domain::tenant
 
 fn data_str(v: &serde_json::Value, k: &str) -> String {
     v.get(k).and_then(|x| x.as_str()).unwrap_or_default().to_owned()
-}
-
-/// refresh_token grants/s and complete password logins/s (authorize, login
-/// page, identifier, password — bounded by argon2id).
-async fn user_flows(svc: &Services, ctx: &Ctx<'_>, seconds: u64) -> Result<(), Box<dyn std::error::Error>> {
-    use crate::domain::partner::{NewPartner, Partner};
-    use crate::domain::tenant::{NewTenant, Tenant};
-    use crate::domain::user::{User, UserAttributes};
-    let partner =
-        admin::create::<Partner>(ctx, NewPartner { name: "bench".into(), limits: Default::default() }).await?;
-    let tenant = admin::create::<Tenant>(
-        ctx,
-        NewTenant {
-            partner_id: Some(data_str(&partner, "id")),
-            slug: "bench".into(),
-            name: "bench".into(),
-            settings: Default::default(),
-            branding: Default::default(),
-        },
-    )
-    .await?;
-    let password = "bench password 123".to_owned();
-    let user = admin::create::<User>(
-        ctx,
-        UserAttributes {
-            tenant_id: Some(data_str(&tenant, "id")),
-            user_name: Some("bench@bench.test".into()),
-            password: Some(password.clone()),
-            ..Default::default()
-        },
-    )
-    .await?;
-    let app = admin::create::<Application>(
-        ctx,
-        NewApplication {
-            tenant_id: Some(data_str(&tenant, "id")),
-            partner_id: None,
-            scope: AppScope::Tenant,
-            app_type: AppType::Web,
-            name: "bench web".into(),
-            grant_types: None,
-            redirect_uris: vec!["https://bench.test/cb".into()],
-            logout_uris: vec![],
-            allowed_origins: vec![],
-            allowed_scopes: Some(vec!["openid".into(), "offline_access".into()]),
-            token_lifetime: None,
-            refresh_token_lifetime: None,
-            token_signing_alg: None,
-            token_exchange_allowed: false,
-            sync_webhook_url: None,
-            sync_webhook_secret: None,
-            assigned_users: vec![],
-            assigned_groups: vec![],
-            first_party: false,
-            accept_audience_from: vec![],
-            initiate_login_uri: None,
-            logo_uri: None,
-        },
-    )
-    .await?;
-    let mut tx = svc.store.read(Scope::Platform).await?;
-    let tenant_row: Tenant = tx.get(&data_str(&tenant, "id")).await?;
-    let app_row: Application = tx.get(&data_str(&app, "id")).await?;
-    let user_row: User = tx.get(&data_str(&user, "id")).await?;
-    tx.commit().await?;
-    let issuer = Issuer::tenant(&svc.base_url(), tenant_row.clone());
-
-    // Refresh: rotate one token chain as fast as the grant allows.
-    let (first, row) = crate::oauth::grants::refresh_token::new_refresh_token(
-        &app_row,
-        &user_row,
-        "ses_bench",
-        None,
-        None,
-        &["openid".to_owned(), "offline_access".to_owned()],
-        svc.clock.now(),
-        &["pwd".to_owned()],
-        "jti",
-        svc.clock.now(),
-    );
-    let mut tx = svc.store.write(Scope::Tenant(tenant_row.id.clone())).await?;
-    tx.insert(&row).await?;
-    tx.commit().await?;
-    let current = std::sync::Mutex::new(first);
-    let secret = data_str(&app, "client_secret");
-    let client_id = data_str(&app, "client_id");
-    let refresh = rate(seconds, || {
-        let rt = current.lock().map(|g| g.clone()).unwrap_or_default();
-        let form = vec![
-            ("grant_type".to_owned(), "refresh_token".to_owned()),
-            ("refresh_token".to_owned(), rt),
-            ("client_id".to_owned(), client_id.clone()),
-            ("client_secret".to_owned(), secret.clone()),
-        ];
-        let (issuer, current) = (&issuer, &current);
-        async move {
-            match token(svc, issuer, TokenRequest { authorization: None, form }).await {
-                Ok((_, t)) => {
-                    if let (Ok(mut g), Some(next)) = (current.lock(), t.refresh_token) {
-                        *g = next;
-                    }
-                    true
-                }
-                Err(_) => false,
-            }
-        }
-    })
-    .await;
-
-    // Logins: the whole browser flow through the services.
-    let query = vec![
-        ("response_type".to_owned(), "code".to_owned()),
-        ("client_id".to_owned(), client_id.clone()),
-        ("redirect_uri".to_owned(), "https://bench.test/cb".to_owned()),
-        ("scope".to_owned(), "openid".to_owned()),
-    ];
-    let logins = rate(seconds, || login(svc, &issuer, &query, "bench@bench.test", &password)).await;
-    println!("refresh_token grants/s (RS256, rotation included): {refresh:.0}");
-    println!("password logins/s (authorize → identifier → password → code; argon2id-bound): {logins:.1}");
-    Ok(())
 }
 
 /// One complete password login through the services (authorize, login

@@ -6,21 +6,21 @@
 use crate::app::Services;
 use crate::domain::idp::IdentityProvider;
 use crate::oauth::Issuer;
-use crate::store::StoreError;
+use crate::store::{StoreError, Tx};
 
 use super::steps::WRONG_CREDENTIALS;
 use super::upstream::unavailable;
 use super::{Loaded, Next, Transition, param};
 
 /// The LDAP IdP that `username` signs in with, if any: by the domain of an
-/// email, or because the tenant's user of that name came from one.
+/// email, or because the tenant's user of that name came from one. In the
+/// caller's transaction: a step never holds one connection while waiting
+/// for another (under load every connection would be held by such a wait).
 pub(super) async fn idp_for(
-    svc: &Services,
-    issuer: &Issuer,
+    tx: &mut Tx,
     tenant_id: &str,
     username: &str,
 ) -> Result<Option<IdentityProvider>, StoreError> {
-    let mut tx = svc.store.read(issuer.scope()).await?;
     let mut found = None;
     if let Some((_, domain)) = username.rsplit_once('@') {
         found = tx.directory_idp_for_domain(tenant_id, domain).await?;
@@ -30,7 +30,6 @@ pub(super) async fn idp_for(
     {
         found = tx.directory_idp_of_user(&user.id).await?;
     }
-    tx.commit().await?;
     Ok(found)
 }
 

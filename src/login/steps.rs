@@ -94,7 +94,7 @@ async fn identifier(
     }
     // Users of an LDAP / AD directory sign in with its password.
     if let Some(t) = &loaded.tenant
-        && let Some(idp) = super::directory::idp_for(svc, issuer, &t.id, username).await?
+        && let Some(idp) = super::directory::idp_for(&mut tx, &t.id, username).await?
     {
         tx.commit().await?;
         loaded.request.params.login_hint = Some(username.to_owned());

@@ -99,15 +99,18 @@ pub async fn verify_access_token(
     if jti.is_empty() || sub.is_empty() || client_id.is_empty() {
         return Err(TokenError::Invalid("the access token lacks jti, sub or client_id"));
     }
-    let mut tx = svc.store.read(Scope::Platform).await?;
-    if tx.is_jti_revoked(&jti).await? {
-        return Err(TokenError::Invalid("the access token was revoked"));
-    }
+    // The cache may read the database on a miss: before this request holds
+    // a connection of its own, never while (a burst of misses would hold
+    // every connection, each waiting for another).
     let app = match svc.caches.app_by_client_id(&svc.store, &client_id).await {
         Ok(a) => a,
         Err(StoreError::NotFound) => return Err(TokenError::Invalid("the application no longer exists")),
         Err(e) => return Err(e.into()),
     };
+    let mut tx = svc.store.read(Scope::Platform).await?;
+    if tx.is_jti_revoked(&jti).await? {
+        return Err(TokenError::Invalid("the access token was revoked"));
+    }
     let user = if crate::ids::has_prefix(&sub, "usr") {
         let user: User = match tx.get(&sub).await {
             Ok(u) => u,

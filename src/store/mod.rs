@@ -151,7 +151,11 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(15));
+            .busy_timeout(Duration::from_secs(15))
+            // 1 MiB of page cache per connection (SQLite's default is 2 MiB):
+            // the kernel caches the file too, and eight connections' private
+            // caches were a fifth of the server's memory.
+            .pragma("cache_size", "-1024");
         let pool =
             SqlitePoolOptions::new().max_connections(8).connect_with(opts).await.map_err(StoreError::Database)?;
         Ok(Store { pools: Pools::Lite(pool), generation: Default::default() })

@@ -842,3 +842,33 @@ async fn one_page_signs_in_once(s: TestServer) {
     assert!(query_param(&winner.location.unwrap(), "code").is_some());
 }
 both!(one_page_signs_in_once);
+
+/// Many identifier steps at once, more than the database pool has
+/// connections: a step that held one connection while waiting for another
+/// (the directory-IdP lookup once did) starved the pool until every waiter
+/// timed out. Each must reach the password page.
+async fn concurrent_sign_ins_never_starve_the_pool(s: TestServer) {
+    let f = fixture(&s, "crowd").await;
+    let (_, challenge) = pkce_pair();
+    let url = authorize_url(&f, &f.web, Some(&challenge), &[]);
+    let steps = (0..48).map(|_| {
+        let (url, action) = (url.clone(), format!("{}/login", f.issuer));
+        async move {
+            let mut b = Browser::new();
+            let r = b.get(&url).await;
+            let page = b.get(&r.location.unwrap()).await;
+            let (req, csrf) = (hidden(&page.body, "request").unwrap(), hidden(&page.body, "csrf_token").unwrap());
+            b.post(&action, &[("request", &req), ("csrf_token", &csrf), ("username", "ada@crowd.test")]).await
+        }
+    });
+    // Starved, the steps would wait out the pool's acquire timeout (10 s on
+    // PostgreSQL, 30 s on SQLite) and fail; unstarved they take about a second.
+    let pages = tokio::time::timeout(std::time::Duration::from_secs(20), futures_util::future::join_all(steps))
+        .await
+        .expect("identifier steps stalled: the pool is starved");
+    for page in pages {
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("name=\"password\""), "{}", page.body);
+    }
+}
+both!(concurrent_sign_ins_never_starve_the_pool);
