@@ -28,6 +28,8 @@ pub struct Services {
     /// Set once the process is stopping: background jobs finish their
     /// current piece of work and return.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// Set at SIGTERM: `/ready` answers 503 while requests are still served.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,11 +84,21 @@ impl Services {
             federation,
             caches,
             stopping: tokio::sync::watch::Sender::new(false),
+            draining: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
     pub fn base_url(&self) -> String {
         self.config.public_url()
+    }
+
+    /// From now on `/ready` says no: load balancers take this replica out.
+    pub fn drain(&self) {
+        self.draining.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Asks every background job to stop after its current piece of work.

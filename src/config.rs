@@ -57,6 +57,10 @@ pub struct Config {
     /// Days change events are kept once fanned out to webhooks (1–3650);
     /// a replay can reach back this far.
     pub event_retention_days: u32,
+    /// Seconds between SIGTERM and closing the listener (0–60): `/ready`
+    /// answers 503 at once and requests are still served meanwhile, so a
+    /// load balancer stops routing here before connections are refused.
+    pub shutdown_grace_seconds: u32,
 }
 
 impl Default for Config {
@@ -80,6 +84,7 @@ impl Default for Config {
             audit_retention_days: 365,
             webhook_retention_days: 30,
             event_retention_days: 90,
+            shutdown_grace_seconds: 5,
         }
     }
 }
@@ -138,6 +143,7 @@ impl Config {
             "audit_retention_days",
             "webhook_retention_days",
             "event_retention_days",
+            "shutdown_grace_seconds",
         ]);
         fig = fig.merge(env).merge(Env::raw().only(&["database_url"]));
         let config: Config = fig.extract().map_err(|e| ConfigError::Load(e.to_string()))?;
@@ -162,6 +168,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 field: "webhooks_lease_seconds",
                 message: "must be 11 to 3600 seconds (more than a send's 10 s timeout)".into(),
+            });
+        }
+        if self.shutdown_grace_seconds > 60 {
+            return Err(ConfigError::Invalid {
+                field: "shutdown_grace_seconds",
+                message: "must be 0 to 60 seconds".into(),
             });
         }
         if !(5..=3600).contains(&self.sync_lease_seconds) {

@@ -27,9 +27,11 @@ pub async fn health() -> Json<serde_json::Value> {
 
 /// The database answers.
 #[utoipa::path(get, path = "/ready", tag = "operations",
-    responses((status = 200, description = "ready"), (status = 503, description = "the database does not answer")))]
+    responses((status = 200, description = "ready"), (status = 503, description = "the database does not answer, or the process is stopping")))]
 pub async fn ready(State(svc): State<AppState>) -> Response {
-    if svc.store.ping().await {
+    if svc.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "draining"}))).into_response()
+    } else if svc.store.ping().await {
         Json(json!({"status": "ready", "database": svc.store.backend()})).into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable"}))).into_response()

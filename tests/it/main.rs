@@ -29,6 +29,7 @@ mod oidc_rp;
 mod ops;
 mod passkeys;
 mod registration;
+mod replicas;
 mod reseal;
 mod scim;
 mod scim_tester;

@@ -18,10 +18,10 @@ use crate::support::fresh_postgres_url;
 use crate::sync_crash::{Api, serve_with};
 
 /// Deliveries received, by event id.
-type Seen = Arc<Mutex<HashMap<String, usize>>>;
+pub(crate) type Seen = Arc<Mutex<HashMap<String, usize>>>;
 
 /// A receiver taking `delay_ms` per request (a slow one lets a backlog build).
-async fn receiver(delay_ms: u64) -> (String, Seen) {
+pub(crate) async fn receiver(delay_ms: u64) -> (String, Seen) {
     let seen: Seen = Arc::default();
     let receive = move |State(seen): State<Seen>, body: Bytes| async move {
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
@@ -36,7 +36,7 @@ async fn receiver(delay_ms: u64) -> (String, Seen) {
     (url, seen)
 }
 
-fn bootstrap(dir: &std::path::Path, database_url: Option<&str>) -> Value {
+pub(crate) fn bootstrap(dir: &std::path::Path, database_url: Option<&str>) -> Value {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scaikey"));
     command.args(["bootstrap", "--json"]).env("SCAIKEY_DATA_DIR", dir).env_remove("DATABASE_URL");
     if let Some(url) = database_url {
@@ -47,13 +47,13 @@ fn bootstrap(dir: &std::path::Path, database_url: Option<&str>) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn free_listen() -> String {
+pub(crate) fn free_listen() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     format!("127.0.0.1:{port}")
 }
 
 /// A tenant with an app whose webhook goes to `url`; returns the tenant id.
-async fn tenant_with_webhook(api: &Api, slug: &str, url: &str) -> String {
+pub(crate) async fn tenant_with_webhook(api: &Api, slug: &str, url: &str) -> String {
     let (_, partner) = api.call(Method::POST, "/partners", Some(json!({"name": format!("{slug} MSP")}))).await;
     let (_, tenant) = api
         .call(Method::POST, "/tenants", Some(json!({"partner_id": partner["data"]["id"], "slug": slug, "name": slug})))
@@ -87,7 +87,7 @@ async fn create_users(api: &Api, tid: &str, prefix: &str, n: usize) -> Vec<Strin
     ids
 }
 
-async fn wait_for(seen: &Seen, n: usize, secs: u64) {
+pub(crate) async fn wait_for(seen: &Seen, n: usize, secs: u64) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while seen.lock().unwrap().len() < n {
         assert!(Instant::now() < deadline, "{} of {n} events delivered", seen.lock().unwrap().len());
