@@ -29,6 +29,16 @@ use crate::domain::application::{AppScope, AppType, NewApplication, SigningAlg};
 use crate::oauth::Issuer;
 use crate::store::Scope;
 
+/// The `p` quantile of `sorted` (nearest rank; zero when empty).
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
 /// What `scaikey bench` measures.
 pub enum Workload {
     /// Signing, tokens, documents, refresh, logins and memory (the default);

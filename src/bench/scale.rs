@@ -5,7 +5,7 @@
 //! tenants and of one partner's), one tenant's discovery rate at that size,
 //! and the server's memory growth per thousand distinct tenants touched.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -65,12 +65,6 @@ pub async fn seed(ctx: &Ctx<'_>, n: usize) -> Result<Seeded, BenchError> {
     Ok(Seeded { slugs, partners })
 }
 
-fn percentile(mut samples: Vec<Duration>, p: f64) -> f64 {
-    samples.sort_unstable();
-    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-}
-
 /// An admin access token from the platform issuer.
 async fn admin_token(server: &Server, client: &(String, String)) -> Result<String, BenchError> {
     let r = server
@@ -113,10 +107,12 @@ async fn admin_lists(server: &Server, token: &str, seeded: &Seeded) -> Result<()
         samples.push(t.elapsed());
     }
     let n = samples.len();
+    samples.sort_unstable();
+    let percentile = |p| super::ms(super::percentile(&samples, p));
     println!(
         "admin list of tenants ({n} requests: keyset pages of all, and by partner): p50 {:.1} ms, p95 {:.1} ms",
-        percentile(samples.clone(), 0.5),
-        percentile(samples, 0.95)
+        percentile(0.5),
+        percentile(0.95)
     );
     Ok(())
 }

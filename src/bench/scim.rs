@@ -19,11 +19,7 @@ use crate::scim_server::service::{self, ListQuery, ScimCtx};
 use crate::store::Scope;
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
+    super::ms(super::percentile(sorted, p))
 }
 
 async fn timed<F, Fut>(n: usize, mut f: F) -> Result<(f64, f64), Box<dyn std::error::Error>>

@@ -206,8 +206,7 @@ pub async fn refresh_rate(
 
 fn p99(mut latencies: Vec<Duration>) -> Duration {
     latencies.sort_unstable();
-    let i = (latencies.len() * 99 / 100).min(latencies.len().saturating_sub(1));
-    latencies.get(i).copied().unwrap_or_default()
+    super::percentile(&latencies, 0.99)
 }
 
 /// Token latencies from `CONCURRENCY` clients for `seconds`.
@@ -318,16 +317,15 @@ pub async fn run(
     let stormy = p99(token_latencies(&server.http, &token_url, id, secret, seconds).await);
     let during = server.rss_mb();
     let failed = storm.stop();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "password logins/s, {STORM}-connection storm: {login_rate:.1} ({failed} failed); argon2id hashes/s on every core: {hashes:.1}; ratio {:.2}",
         login_rate / hashes.max(0.1)
     );
     println!(
         "client_credentials ES256 p99: {:.1} ms alone, {:.1} ms during the storm ({:.2}×)",
-        ms(quiet),
-        ms(stormy),
-        ms(stormy) / ms(quiet).max(0.001)
+        super::ms(quiet),
+        super::ms(stormy),
+        super::ms(stormy) / super::ms(quiet).max(0.001)
     );
     println!("server RSS during the storm {during:.1} MB, peak so far {:.1} MB", server.peak_rss_mb());
     tokio::time::sleep(Duration::from_secs(60)).await;

@@ -60,14 +60,7 @@ async fn black_hole() -> Result<String, std::io::Error> {
     Ok(url)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or_default()
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
+use super::{ms, percentile};
 
 pub async fn run(svc: &Arc<Services>, ctx: &Ctx<'_>, events: usize) -> Result<(), Box<dyn std::error::Error>> {
     let tenant = super::bench_tenant(ctx, "hooks-bench").await?;
