@@ -124,10 +124,12 @@ impl Services {
     }
 
     /// Gives up every lease this process holds (at shutdown, after its jobs
-    /// stopped), so other replicas take over at once instead of at expiry.
+    /// stopped), so other replicas take over at once instead of at expiry,
+    /// and its key-ring report, so it no longer holds back a key's promotion.
     pub async fn release_leases(&self) -> Result<u64, StoreError> {
         let mut tx = self.store.write(crate::store::Scope::Platform).await?;
         let n = tx.execute("DELETE FROM leases WHERE holder = $1", vec![self.instance_id.as_str().into()]).await?;
+        tx.forget_replica(&self.instance_id).await?;
         tx.commit().await?;
         Ok(n)
     }

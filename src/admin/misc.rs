@@ -235,7 +235,8 @@ impl Listed for AuditEvent {
 pub struct RotateKeys {
     /// One algorithm, or every algorithm when absent.
     pub alg: Option<crate::domain::application::SigningAlg>,
-    /// Seconds between publishing and signing (default 900, at least 60).
+    /// Seconds between publishing and signing (default 900, at least 60); the
+    /// key signs only once every running replica has loaded it.
     pub activate_in: Option<i64>,
 }
 

@@ -50,6 +50,8 @@ pub enum KeyError {
 struct Loaded {
     active: HashMap<SigningAlg, Arc<SigningKeyPair>>,
     published: Vec<verify::VerifyKey>,
+    /// The ids of the published keys, as reported to the other replicas.
+    kids: Vec<String>,
     jwks: Value,
     /// `jwks` serialized once per load: the JWKS endpoints send these bytes.
     jwks_bytes: Arc<[u8]>,
@@ -142,6 +144,7 @@ impl KeyRing {
         let mut jwks = Vec::new();
         for k in &keys {
             jwks.push(k.public_jwk.clone());
+            loaded.kids.push(k.id.clone());
             if let Some(vk) = verify::VerifyKey::from_jwk(&k.public_jwk) {
                 loaded.published.push(vk);
             }
@@ -163,6 +166,16 @@ impl KeyRing {
         if let Ok(mut slot) = self.loaded.write() {
             *slot = Arc::new(loaded);
         }
+        Ok(())
+    }
+
+    /// Tells the other replicas which keys this one (`instance`) has
+    /// loaded: a new key signs only once every live replica reported it
+    /// (`rotation`).
+    pub async fn report_loaded(&self, store: &Store, clock: &dyn Clock, instance: &str) -> Result<(), KeyError> {
+        let mut tx = store.write(Scope::Platform).await?;
+        tx.report_loaded_keys(instance, &self.current().kids, clock.now()).await?;
+        tx.commit().await?;
         Ok(())
     }
 

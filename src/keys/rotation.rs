@@ -5,6 +5,13 @@
 //! until the last token it could have signed has expired (the longest token
 //! lifetime plus clock skew), then drops out of JWKS.
 //!
+//! Across replicas: each replica reloads the ring every `RELOAD_INTERVAL`
+//! and reports the keys it loaded (`report_loaded`). A due `next` key is
+//! promoted only once every replica seen within `REPLICA_LIVENESS` reports
+//! it — a replica that has not loaded a key would refuse the tokens it signs
+//! (userinfo, introspection, the admin API). A replica silent for longer is
+//! taken for gone and no longer holds the promotion back.
+//!
 //! | status  | in JWKS | signs |
 //! |---------|---------|-------|
 //! | next    | yes     | no (until `activated_at`) |
@@ -30,6 +37,9 @@ pub const DEFAULT_ACTIVATE_IN: i64 = 900;
 /// not sign sooner than this after it is published, or a replica that has
 /// not reloaded yet would refuse the tokens it signs.
 pub const RELOAD_INTERVAL: i64 = 60;
+/// A replica that has not reported its key ring for this long is taken for
+/// gone: three missed reloads.
+pub const REPLICA_LIVENESS: i64 = 3 * RELOAD_INTERVAL;
 /// Keys older than this are rotated automatically.
 pub const DEFAULT_MAX_AGE: i64 = 90 * 86_400;
 
@@ -74,15 +84,18 @@ impl KeyRing {
         Ok(created)
     }
 
-    /// Promotes due `next` keys (retiring the keys they replace), starts an
-    /// automatic rotation for keys older than `max_age`, and reloads. Runs
-    /// under a lease so replicas do not race each other.
+    /// Reloads and reports the ring of this replica (`holder`), promotes due
+    /// `next` keys that every live replica has loaded (retiring the keys they
+    /// replace), starts an automatic rotation for keys older than `max_age`,
+    /// and reloads. Runs under a lease so replicas do not race each other.
     pub async fn maintain(&self, store: &Store, clock: &dyn Clock, holder: &str, max_age: i64) -> Result<(), KeyError> {
+        self.reload(store, clock).await?;
+        self.report_loaded(store, clock, holder).await?;
         let now = clock.now();
         let mut tx = store.write(Scope::Platform).await?;
         if !tx.try_lease(LEASE, holder, now, now.plus_seconds(60)).await? {
             tx.commit().await?;
-            return self.reload(store, clock).await;
+            return Ok(());
         }
         let keys = tx.published_keys(now).await?;
         let mut to_rotate = Vec::new();
@@ -93,6 +106,11 @@ impl KeyRing {
                 .filter(|k| k.status == "next" && k.activated_at.is_some_and(|a| a <= now))
                 .max_by_key(|k| k.activated_at);
             if let Some(next) = due {
+                let missing = tx.replicas_missing_key(&next.id, now.plus_seconds(-REPLICA_LIVENESS)).await?;
+                if !missing.is_empty() {
+                    tracing::info!(kid = %next.id, waiting_for = ?missing, "new signing key waits until every replica has loaded it");
+                    continue;
+                }
                 for old in of_alg.iter().filter(|k| {
                     k.status == "active"
                         || (k.status == "next" && k.id != next.id && k.activated_at <= next.activated_at)
@@ -185,6 +203,47 @@ mod tests {
             assert!(matches!(r, Err(KeyError::ActivateTooSoon(_))), "activate_in={too_soon}");
         }
         assert_eq!(kids(&svc).len(), 3, "nothing was published");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// Two replicas on one database, and a third that stopped reporting:
+    /// a due key waits for the replica that has not loaded it, then signs;
+    /// a silent replica holds it back only until `REPLICA_LIVENESS`.
+    #[tokio::test]
+    async fn a_key_signs_only_once_every_live_replica_loaded_it() {
+        let dir = std::env::temp_dir().join(format!("scaikey-coord-{}", crate::ids::random_base36(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = crate::store::Store::connect(&format!("sqlite://{}", dir.join("db").display())).await.unwrap();
+        store.migrate().await.unwrap();
+        let clock = ManualClock::new(Timestamp::from_unix_micros(1_800_000_000_000_000).unwrap());
+        let sealer = Arc::new(crate::keys::seal::Sealer::from_key_file(&dir.join("master.key")).unwrap());
+        let (a, b) = (KeyRing::new(Arc::clone(&sealer)), KeyRing::new(sealer));
+        a.ensure_keys(&store, &clock, "a").await.unwrap();
+        b.ensure_keys(&store, &clock, "b").await.unwrap();
+        a.maintain(&store, &clock, "a", DEFAULT_MAX_AGE).await.unwrap();
+        b.maintain(&store, &clock, "b", DEFAULT_MAX_AGE).await.unwrap();
+        let signer = |r: &KeyRing| r.signer(SigningAlg::ES256).unwrap().kid.clone();
+        let old = signer(&a);
+
+        let new = a.rotate(&store, &clock, &[SigningAlg::ES256], RELOAD_INTERVAL).await.unwrap()[0].id.clone();
+        clock.advance(RELOAD_INTERVAL + 1);
+        a.maintain(&store, &clock, "a", DEFAULT_MAX_AGE).await.unwrap();
+        assert_eq!(signer(&a), old, "due, but b has not loaded it");
+        b.reload(&store, &clock).await.unwrap();
+        b.report_loaded(&store, &clock, "b").await.unwrap();
+        a.maintain(&store, &clock, "a", DEFAULT_MAX_AGE).await.unwrap();
+        assert_eq!(signer(&a), new, "signs once every replica reported it");
+        b.maintain(&store, &clock, "b", DEFAULT_MAX_AGE).await.unwrap();
+        assert_eq!(signer(&b), new);
+
+        // b stops reporting (killed): the next key waits for it, then not.
+        let newer = a.rotate(&store, &clock, &[SigningAlg::ES256], RELOAD_INTERVAL).await.unwrap()[0].id.clone();
+        clock.advance(RELOAD_INTERVAL + 1);
+        a.maintain(&store, &clock, "a", DEFAULT_MAX_AGE).await.unwrap();
+        assert_eq!(signer(&a), new, "b was seen a minute ago");
+        clock.advance(REPLICA_LIVENESS);
+        a.maintain(&store, &clock, "a", DEFAULT_MAX_AGE).await.unwrap();
+        assert_eq!(signer(&a), newer, "b is gone");
         std::fs::remove_dir_all(dir).ok();
     }
 

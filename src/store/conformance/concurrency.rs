@@ -1,4 +1,5 @@
-//! Concurrency cases: races must have exactly one winner on both databases.
+//! Concurrency and cross-replica cases: races must have exactly one winner
+//! on both databases, and what replicas report to each other must hold.
 
 use std::sync::Arc;
 
@@ -15,7 +16,12 @@ macro_rules! case {
 }
 
 pub fn cases() -> Vec<Case> {
-    vec![case!(concurrent_same_slug_has_one_winner), case!(leases_are_exclusive), case!(leases_are_fenced)]
+    vec![
+        case!(concurrent_same_slug_has_one_winner),
+        case!(leases_are_exclusive),
+        case!(leases_are_fenced),
+        case!(replicas_report_their_keys),
+    ]
 }
 
 async fn concurrent_same_slug_has_one_winner(store: Store) {
@@ -93,5 +99,28 @@ async fn leases_are_fenced(store: Store) {
         !tx.holds_lease("sync:idp_f", "replica-b", second, later.plus_seconds(61)).await.unwrap(),
         "an expired lease holds nothing"
     );
+    tx.commit().await.unwrap();
+}
+
+/// Key-ring reports: the latest report of each replica counts, replicas
+/// silent since `since` do not, and a replica that stopped is forgotten.
+async fn replicas_report_their_keys(store: Store) {
+    let t0 = now();
+    let kids = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut tx = store.write(Scope::Platform).await.unwrap();
+    tx.report_loaded_keys("a", &kids(&["k1", "k2"]), t0).await.unwrap();
+    tx.report_loaded_keys("b", &kids(&["k1"]), t0).await.unwrap();
+    tx.report_loaded_keys("gone", &kids(&[]), t0.plus_seconds(-200)).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.write(Scope::Platform).await.unwrap();
+    let since = t0.plus_seconds(-180);
+    assert_eq!(tx.replicas_missing_key("k2", since).await.unwrap(), vec!["b".to_owned()]);
+    assert!(tx.replicas_missing_key("k1", since).await.unwrap().is_empty(), "silent replicas do not count");
+    assert_eq!(tx.replicas_missing_key("k", since).await.unwrap(), vec!["a".to_owned(), "b".to_owned()], "whole ids");
+    tx.report_loaded_keys("b", &kids(&["k1", "k2"]), t0.plus_seconds(60)).await.unwrap();
+    assert!(tx.replicas_missing_key("k2", since).await.unwrap().is_empty(), "the latest report counts");
+    tx.report_loaded_keys("a", &kids(&["k1"]), t0.plus_seconds(60)).await.unwrap();
+    tx.forget_replica("a").await.unwrap();
+    assert!(tx.replicas_missing_key("k2", since).await.unwrap().is_empty(), "a stopped replica is forgotten");
     tx.commit().await.unwrap();
 }

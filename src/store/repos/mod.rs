@@ -11,6 +11,7 @@ pub mod leases;
 pub mod misc;
 pub mod oidc;
 pub mod partners;
+pub mod replicas;
 pub mod saml;
 pub mod scim;
 pub mod sync;
