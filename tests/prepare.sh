@@ -15,11 +15,24 @@ if [ "$(id -u)" -ne 0 ]; then
     fi
 fi
 
-# Python peers: PyJWT verifies our tokens, scim2-tester checks SCIM, pyotp computes TOTP codes.
-pip_flags=(--quiet --disable-pip-version-check)
-python3 -m pip install "${pip_flags[@]}" 'pyjwt[crypto]>=2.8' -r tests/peers/scim/requirements.txt \
-    -r tests/peers/mfa/requirements.txt ||
-    { echo "tests/prepare.sh: could not pip install the Python test peers (pyjwt, scim2-tester, pyotp)" >&2; exit 1; }
+# Python peers in a venv of their own (tests/peers/.venv; the tests run its
+# python3): PyJWT verifies our tokens, scim2-tester checks SCIM, pyotp
+# computes TOTP codes; slapd.py and samba_dc.py need only the standard library.
+command -v python3 >/dev/null || { echo "tests/prepare.sh: Python 3 is required (Debian packages python3 and python3-venv)" >&2; exit 1; }
+venv=tests/peers/.venv
+if ! [ -x "$venv/bin/python3" ] && ! python3 -m venv "$venv" >/dev/null 2>&1; then
+    rm -rf "$venv"
+    if [ "$sudo" = "none" ]; then
+        echo "tests/prepare.sh: python3 cannot make a venv: install the Debian package python3-venv (as root)" >&2
+        exit 1
+    fi
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    python3 -m venv "$venv"
+fi
+"$venv/bin/python3" -m pip install --quiet --disable-pip-version-check 'pyjwt[crypto]>=2.8' \
+    -r tests/peers/scim/requirements.txt -r tests/peers/mfa/requirements.txt ||
+    { echo "tests/prepare.sh: could not pip install the Python test peers (pyjwt, scim2-tester, pyotp) into $venv" >&2; exit 1; }
 
 # Debian packages: libxmlsec1 for samael (SAML signatures; its bindgen needs
 # libclang), and chromium for the headless logins (driven by playwright-core,

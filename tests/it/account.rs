@@ -19,7 +19,7 @@ use crate::support::{Backend, TestServer};
 const PASSWORD: &str = "Correct-horse-9";
 
 fn pyotp(secret: &str, t: i64) -> String {
-    let out = std::process::Command::new("python3")
+    let out = std::process::Command::new(crate::support::python())
         .args(["-c", "import pyotp,sys; print(pyotp.TOTP(sys.argv[1]).at(int(sys.argv[2])))", secret, &t.to_string()])
         .output()
         .expect("python3 runs");

@@ -30,7 +30,7 @@ impl SambaDc {
     fn start(ip: &str) -> SambaDc {
         assert!(Path::new("/usr/sbin/samba").is_file(), "Samba is required: run tests/peers/samba/install.sh");
         let dir = std::env::temp_dir().join(format!("scaikey-samba-{}", scaikey::ids::random_base36(8)));
-        let out = std::process::Command::new("python3")
+        let out = std::process::Command::new(crate::support::python())
             .args([PEER, "start", "--dir"])
             .arg(&dir)
             .args(["--ip", ip])
@@ -49,7 +49,10 @@ impl SambaDc {
 
 impl Drop for SambaDc {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("python3").args([PEER, "stop", "--remove", "--dir"]).arg(&self.dir).output();
+        let _ = std::process::Command::new(crate::support::python())
+            .args([PEER, "stop", "--remove", "--dir"])
+            .arg(&self.dir)
+            .output();
     }
 }
 

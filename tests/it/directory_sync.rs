@@ -40,7 +40,7 @@ impl Slapd {
             "OpenLDAP slapd is required: run tests/peers/ldap/install.sh (Debian slapd, ldap-utils)"
         );
         let dir = std::env::temp_dir().join(format!("scaikey-slapd-{}", scaikey::ids::random_base36(10)));
-        let out = std::process::Command::new("python3")
+        let out = std::process::Command::new(crate::support::python())
             .args([PEER, "start", "--dir"])
             .arg(&dir)
             .args(["--users", &users.to_string(), "--groups", &groups.to_string()])
@@ -69,7 +69,7 @@ impl Slapd {
 /// samba_dc.py share the command).
 pub fn peer_modify(peer: &str, dir: &Path, ldif: &str) {
     use std::io::Write;
-    let mut child = std::process::Command::new("python3")
+    let mut child = std::process::Command::new(crate::support::python())
         .args([peer, "modify", "--dir"])
         .arg(dir)
         .stdin(std::process::Stdio::piped())
@@ -89,7 +89,10 @@ pub fn peer_modify(peer: &str, dir: &Path, ldif: &str) {
 
 impl Drop for Slapd {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("python3").args([PEER, "stop", "--remove", "--dir"]).arg(&self.dir).output();
+        let _ = std::process::Command::new(crate::support::python())
+            .args([PEER, "stop", "--remove", "--dir"])
+            .arg(&self.dir)
+            .output();
     }
 }
 

@@ -23,18 +23,18 @@ use crate::oidc_rp::{artifact_dir, node_peer};
 use crate::support::{Backend, TestServer};
 
 const OP_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/oidc-op");
-const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
+pub(crate) const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 const ENTRA_TENANT: &str = "6f1c2a9e-0b7d-4e51-9a43-2d8c5b7e1f00";
 const OTHER_TENANT: &str = "0a0a0a0a-1111-2222-3333-444444444444";
 
 /// One oidc-provider process; it exits when this is dropped (stdin closes).
-struct Upstream {
+pub(crate) struct Upstream {
     _child: tokio::process::Child,
     base: String,
-    issuer: String,
+    pub(crate) issuer: String,
 }
 
-async fn upstream(config: Value) -> Upstream {
+pub(crate) async fn upstream(config: Value) -> Upstream {
     assert!(
         Path::new(OP_DIR).join("node_modules/oidc-provider/package.json").is_file(),
         "the oidc-provider peer is not installed: run `npm ci --prefix tests/peers/oidc-op`"
@@ -70,10 +70,10 @@ impl Upstream {
     }
 }
 
-struct Fed {
-    issuer: String,
-    tenant: Value,
-    app: Value,
+pub(crate) struct Fed {
+    pub(crate) issuer: String,
+    pub(crate) tenant: Value,
+    pub(crate) app: Value,
 }
 
 async fn fed_fixture(s: &TestServer, slug: &str) -> Fed {
@@ -117,13 +117,13 @@ async fn connect(s: &TestServer, idp: &Value, config: Value) {
     assert_eq!(status, StatusCode::OK, "{v}");
 }
 
-fn op_client(callback: &str, method: &str) -> Value {
+pub(crate) fn op_client(callback: &str, method: &str) -> Value {
     json!({"client_id": "scaikey", "client_secret": "upstream-secret", "redirect_uris": [callback],
            "token_endpoint_auth_method": method})
 }
 
 /// `username` is typed into ScaiKey's page (hrd), `login` at the upstream.
-fn rp(f: &Fed, mode: &str, idp: &Value, username: &str, login: &str) -> Value {
+pub(crate) fn rp(f: &Fed, mode: &str, idp: &Value, username: &str, login: &str) -> Value {
     json!({"issuer": f.issuer, "client_id": f.app["client_id"], "client_secret": f.app["client_secret"],
            "redirect_uri": REDIRECT_URI, "mode": mode, "idp_id": idp["id"], "username": username,
            "upstream_login": login, "password": "any"})

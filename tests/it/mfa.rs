@@ -17,12 +17,12 @@ use serde_json::{Value, json};
 use crate::oidc_flow::{Browser, Page, hidden, pkce_pair, query_param};
 use crate::support::{Backend, TestServer};
 
-const REDIRECT_URI: &str = "https://wiki.mfa.test/cb";
-const PASSWORD: &str = "Correct-horse-9";
+pub(crate) const REDIRECT_URI: &str = "https://wiki.mfa.test/cb";
+pub(crate) const PASSWORD: &str = "Correct-horse-9";
 
 /// pyotp's code for `secret` (base32) at unix time `t`.
-fn pyotp(secret: &str, t: i64) -> String {
-    let out = std::process::Command::new("python3")
+pub(crate) fn pyotp(secret: &str, t: i64) -> String {
+    let out = std::process::Command::new(crate::support::python())
         .args(["-c", "import pyotp,sys; print(pyotp.TOTP(sys.argv[1]).at(int(sys.argv[2])))", secret, &t.to_string()])
         .output()
         .expect("python3 runs");
@@ -35,14 +35,14 @@ fn pyotp(secret: &str, t: i64) -> String {
 }
 
 /// The text of the element with `id` (`<… id="x">text<`).
-fn element(body: &str, id: &str) -> Option<String> {
+pub(crate) fn element(body: &str, id: &str) -> Option<String> {
     let start = body.find(&format!("id=\"{id}\""))?;
     let rest = &body[start..];
     let open = rest.find('>')? + 1;
     Some(rest[open..].split('<').next()?.to_owned())
 }
 
-fn step(page: &Page) -> &'static str {
+pub(crate) fn step(page: &Page) -> &'static str {
     for s in ["enroll_totp", "recovery_codes", "mfa", "password"] {
         let marker = match s {
             "enroll_totp" => "id=\"totp-secret\"",
@@ -57,18 +57,19 @@ fn step(page: &Page) -> &'static str {
     "other"
 }
 
-struct Login<'a> {
-    s: &'a TestServer,
+/// One hosted login driven form by form; `http` redeems the code.
+pub(crate) struct Login {
+    http: reqwest::Client,
     issuer: String,
     app: Value,
     b: Browser,
-    page: Page,
+    pub(crate) page: Page,
     verifier: String,
 }
 
-impl<'a> Login<'a> {
+impl Login {
     /// Authorize, name the user, give the password: the page after it.
-    async fn start(s: &'a TestServer, issuer: &str, app: &Value, username: &str) -> Login<'a> {
+    pub(crate) async fn start(http: &reqwest::Client, issuer: &str, app: &Value, username: &str) -> Login {
         let mut b = Browser::new();
         let (verifier, challenge) = pkce_pair();
         let q = url::form_urlencoded::Serializer::new(String::new())
@@ -84,13 +85,13 @@ impl<'a> Login<'a> {
             .finish();
         let r = b.get(&format!("{issuer}/oauth/authorize?{q}")).await;
         let page = b.get(&r.location.unwrap()).await;
-        let mut login = Login { s, issuer: issuer.into(), app: app.clone(), b, page, verifier };
+        let mut login = Login { http: http.clone(), issuer: issuer.into(), app: app.clone(), b, page, verifier };
         login.submit(&[("username", username)]).await;
         login.submit(&[("password", PASSWORD)]).await;
         login
     }
 
-    async fn submit(&mut self, fields: &[(&str, &str)]) -> &Page {
+    pub(crate) async fn submit(&mut self, fields: &[(&str, &str)]) -> &Page {
         let req = hidden(&self.page.body, "request").unwrap();
         let csrf = hidden(&self.page.body, "csrf_token").unwrap();
         let mut form = vec![("request", req.as_str()), ("csrf_token", csrf.as_str())];
@@ -105,12 +106,11 @@ impl<'a> Login<'a> {
     }
 
     /// The ID token's claims once the flow redirected back with a code.
-    async fn claims(&self) -> Value {
+    pub(crate) async fn claims(&self) -> Value {
         let location = self.page.location.clone().filter(|_| self.page.status == StatusCode::SEE_OTHER);
         let code =
             query_param(&location.unwrap_or_else(|| panic!("not signed in: {}", self.page.body)), "code").unwrap();
         let r = self
-            .s
             .http
             .post(format!("{}/oauth/token", self.issuer))
             .basic_auth(self.app["client_id"].as_str().unwrap(), self.app["client_secret"].as_str())
@@ -156,7 +156,7 @@ async fn required_mfa(backend: Backend) {
     let now = || clock.now().unix_seconds();
 
     // Required: enrollment before any code, with the QR code and the key.
-    let mut login = Login::start(&s, &issuer, &app, name).await;
+    let mut login = Login::start(&s.http, &issuer, &app, name).await;
     assert_eq!(step(&login.page), "enroll_totp", "{}", login.page.body);
     assert!(
         login.page.body.contains("class=\"qr\" src=\"data:image&#x2f;svg+xml;base64,"),
@@ -178,7 +178,7 @@ async fn required_mfa(backend: Backend) {
     assert_eq!(claims["acr"], "2");
 
     // The code of the enrollment's step cannot be used again within it.
-    let mut login = Login::start(&s, &issuer, &app, name).await;
+    let mut login = Login::start(&s.http, &issuer, &app, name).await;
     assert_eq!(step(&login.page), "mfa");
     login.submit(&[("code", &pyotp(&secret, now()))]).await;
     assert!(login.page.body.contains("already used"), "replay refused: {}", login.page.body);
@@ -189,7 +189,7 @@ async fn required_mfa(backend: Backend) {
 
     // Two steps later: a code two steps old is refused, one a step ahead accepted.
     clock.advance(60);
-    let mut login = Login::start(&s, &issuer, &app, name).await;
+    let mut login = Login::start(&s.http, &issuer, &app, name).await;
     login.submit(&[("code", &pyotp(&secret, now() - 60))]).await;
     assert!(login.page.body.contains("The code is incorrect."), "{}", login.page.body);
     login.submit(&[("code", &pyotp(&secret, now() + 30))]).await;
@@ -197,10 +197,10 @@ async fn required_mfa(backend: Backend) {
 
     // A recovery code works once.
     clock.advance(90);
-    let mut login = Login::start(&s, &issuer, &app, name).await;
+    let mut login = Login::start(&s.http, &issuer, &app, name).await;
     login.submit(&[("recovery_code", &codes[3].to_uppercase())]).await;
     assert_eq!(login.claims().await["amr"], json!(["pwd", "otp", "mfa"]));
-    let mut login = Login::start(&s, &issuer, &app, name).await;
+    let mut login = Login::start(&s.http, &issuer, &app, name).await;
     login.submit(&[("recovery_code", &codes[3])]).await;
     assert!(login.page.body.contains("The code is incorrect."), "a used recovery code is refused");
 
@@ -224,7 +224,7 @@ async fn required_mfa(backend: Backend) {
     let (_, audit) = s.admin(Method::GET, "/audit-events?action=user.factors.reset", None).await;
     assert!(audit["data"].as_array().unwrap().iter().any(|a| a["target_id"] == user_id.as_str()), "{audit}");
     clock.advance(3600);
-    let login = Login::start(&s, &issuer, &app, name).await;
+    let login = Login::start(&s.http, &issuer, &app, name).await;
     assert_eq!(step(&login.page), "enroll_totp", "{}", login.page.body);
 }
 
@@ -232,7 +232,7 @@ async fn optional_mfa(backend: Backend) {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let s = TestServer::start_with(backend, clock, |_| {}).await;
     let (issuer, app, _) = setup(&s, "optco", "optional").await;
-    let mut login = Login::start(&s, &issuer, &app, "ada@optco.test").await;
+    let mut login = Login::start(&s.http, &issuer, &app, "ada@optco.test").await;
     assert_eq!(step(&login.page), "enroll_totp");
     assert!(login.page.body.contains("name=\"skip\""), "optional: skippable");
     login.submit(&[("skip", "1")]).await;

@@ -9,10 +9,10 @@ use crate::support::TestServer;
 
 fn pyjwt(token: &str, jwks: &str, issuer: &str, audience: &str) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/verify_jwt.py");
-    let out = std::process::Command::new("python3")
+    let out = std::process::Command::new(crate::support::python())
         .args([script, token, jwks, issuer, audience])
         .output()
-        .expect("python3 runs (install PyJWT: pip install 'pyjwt[crypto]')");
+        .expect("the venv's python3 runs (bash tests/prepare.sh installs PyJWT)");
     assert!(out.status.success(), "PyJWT refused the token: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -1,6 +1,8 @@
 //! Three `scaikey serve` processes on one PostgreSQL behind a round-robin
 //! proxy, each request going to the next replica: a login whose steps land
-//! on different replicas, its code redeemed on another; a refresh token
+//! on different replicas, its code redeemed on another; an MFA enrollment
+//! and sign-in, and a federated sign-in at an upstream oidc-provider, spread
+//! the same way; a refresh token
 //! presented to all three at once has one winner; webhook events are
 //! delivered once; a replica killed with SIGKILL in the middle of a stream
 //! of writes loses none that was acknowledged; SIGTERM drains without a
@@ -15,12 +17,15 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use reqwest::Method;
+use scaikey::clock::Clock;
 use serde_json::{Value, json};
 
 use crate::oidc_flow::{Browser, Fixture, PASSWORD, authorize_url, pkce_pair, query_param, sign_in};
+use crate::oidc_rp::node_peer;
 use crate::support::fresh_postgres_url;
 use crate::sync_crash::{Api, Server, serve_with};
 use crate::webhooks_processes::{bootstrap, free_listen, receiver, tenant_with_webhook, wait_for};
+use crate::{federation, mfa};
 
 /// A round-robin HTTP proxy, as a load balancer without sticky sessions:
 /// every request goes to the next replica that is in rotation — ready at
@@ -32,8 +37,8 @@ struct Proxy {
     in_rotation: Vec<AtomicBool>,
     next: AtomicUsize,
     http: reqwest::Client,
-    /// Which replica answered each request, in order.
-    served: Mutex<Vec<usize>>,
+    /// Which replica answered each request (and its path), in order.
+    served: Mutex<Vec<(usize, String)>>,
     /// Requests a replica took and did not answer: (replica, error).
     broken: Mutex<Vec<(usize, String)>>,
 }
@@ -56,7 +61,7 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         }
         match upstream.body(body.clone()).send().await {
             Ok(answer) => {
-                proxy.served.lock().unwrap().push(i);
+                proxy.served.lock().unwrap().push((i, path.clone()));
                 let mut response = Response::builder().status(answer.status().as_u16());
                 for (name, value) in answer.headers() {
                     if name != "content-length" && name != "transfer-encoding" {
@@ -135,7 +140,29 @@ impl Cluster {
     }
 
     fn served_since(&self, from: usize) -> Vec<usize> {
-        self.proxy.served.lock().unwrap()[from..].to_vec()
+        self.proxy.served.lock().unwrap()[from..].iter().map(|(i, _)| *i).collect()
+    }
+
+    /// The replica that answered the first request since `from` whose path
+    /// contains `part`.
+    fn replica_for(&self, from: usize, part: &str) -> usize {
+        let served = self.proxy.served.lock().unwrap();
+        served[from..].iter().find(|(_, p)| p.contains(part)).unwrap_or_else(|| panic!("no {part}: {served:?}")).0
+    }
+
+    /// Every replica answered some request since `from`.
+    fn all_replicas_since(&self, from: usize) -> bool {
+        let mut used = self.served_since(from);
+        used.sort();
+        used.dedup();
+        used == [0, 1, 2]
+    }
+
+    /// A tenant with `settings` under a partner of its own.
+    async fn tenant(&self, slug: &str, settings: Value) -> Value {
+        let partner = self.create("/partners", json!({"name": format!("{slug} MSP")})).await;
+        self.create("/tenants", json!({"partner_id": partner["id"], "slug": slug, "name": slug, "settings": settings}))
+            .await
     }
 
     fn served_count(&self) -> usize {
@@ -150,8 +177,7 @@ impl Cluster {
 
     /// A tenant with a WEB app and a user who signs in with a password.
     async fn fixture(&self, slug: &str) -> Fixture {
-        let partner = self.create("/partners", json!({"name": format!("{slug} MSP")})).await;
-        let tenant = self.create("/tenants", json!({"partner_id": partner["id"], "slug": slug, "name": slug})).await;
+        let tenant = self.tenant(slug, json!({})).await;
         let user = self
             .create(
                 "/users",
@@ -248,6 +274,101 @@ async fn one_login_across_three_replicas_and_one_refresh_winner() {
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 30);
     assert!(seen.values().all(|n| *n == 1), "delivered more than once: {seen:?}");
+}
+
+/// MFA across replicas: TOTP enrollment (codes from PyPI's pyotp) and a
+/// second sign-in, each form on the next replica, and a code used on one
+/// replica refused as a replay on another. Then a federated sign-in at an
+/// upstream oidc-provider driven by openid-client: the login page, the
+/// upstream's callback and the token request each land on another replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mfa_and_federated_logins_across_replicas() {
+    let c = Cluster::start(&[]).await;
+    let tenant = c.tenant("mfarep", json!({"mfa_policy": "required"})).await;
+    c.create("/users", json!({"tenant_id": tenant["id"], "user_name": "ada@mfarep.test", "password": mfa::PASSWORD}))
+        .await;
+    let app = c
+        .create(
+            "/applications",
+            json!({"tenant_id": tenant["id"], "scope": "TENANT", "type": "WEB", "name": "Wiki",
+                   "grant_types": ["authorization_code"], "redirect_uris": [mfa::REDIRECT_URI], "allowed_scopes": ["openid"]}),
+        )
+        .await;
+    let issuer = format!("{}/api/v1/auth/tenants/mfarep", c.base);
+    let http = reqwest::Client::new();
+    // The replicas are processes on the system clock.
+    let now = || scaikey::clock::SystemClock.now().unix_seconds();
+
+    let from = c.served_count();
+    let mut login = mfa::Login::start(&http, &issuer, &app, "ada@mfarep.test").await;
+    assert_eq!(mfa::step(&login.page), "enroll_totp", "{}", login.page.body);
+    let secret = mfa::element(&login.page.body, "totp-secret").unwrap();
+    login.submit(&[("code", &mfa::pyotp(&secret, now()))]).await;
+    assert_eq!(mfa::step(&login.page), "recovery_codes", "{}", login.page.body);
+    login.submit(&[]).await;
+    assert_eq!(login.claims().await["amr"], json!(["pwd", "otp", "mfa"]));
+    assert!(c.all_replicas_since(from), "{:?}", c.served_since(from));
+
+    // The next step's code (within the ±1 window) signs in once; the same
+    // code, given again on whichever replica takes the form, is a replay.
+    let code = mfa::pyotp(&secret, now() + 30);
+    let mut login = mfa::Login::start(&http, &issuer, &app, "ada@mfarep.test").await;
+    assert_eq!(mfa::step(&login.page), "mfa", "{}", login.page.body);
+    let from = c.served_count();
+    login.submit(&[("code", &code)]).await;
+    let accepted_on = c.served_since(from)[0];
+    assert_eq!(login.claims().await["amr"], json!(["pwd", "otp", "mfa"]));
+    let mut login = mfa::Login::start(&http, &issuer, &app, "ada@mfarep.test").await;
+    while c.proxy.next.load(Ordering::SeqCst) % 3 == accepted_on {
+        reqwest::get(format!("{}/health", c.base)).await.unwrap();
+    }
+    let from = c.served_count();
+    login.submit(&[("code", &code)]).await;
+    assert_ne!(c.served_since(from)[0], accepted_on, "the replay reached another replica");
+    assert!(login.page.body.contains("already used"), "replay refused: {}", login.page.body);
+
+    // Federation: an IdP whose callback URL is known before the upstream starts.
+    let tenant = c.tenant("fedrep", json!({})).await;
+    let app = c
+        .create(
+            "/applications",
+            json!({"tenant_id": tenant["id"], "scope": "TENANT", "type": "WEB", "name": "Intranet",
+                   "grant_types": ["authorization_code"], "redirect_uris": [federation::REDIRECT_URI],
+                   "allowed_scopes": ["openid", "profile", "email"]}),
+        )
+        .await;
+    let f = federation::Fed { issuer: format!("{}/api/v1/auth/tenants/fedrep", c.base), tenant, app };
+    let placeholder =
+        json!({"issuer": "http://127.0.0.1:1", "client_id": "scaikey", "client_secret": "upstream-secret"});
+    let idp = c
+        .create(
+            "/identity-providers",
+            json!({"tenant_id": f.tenant["id"], "type": "oidc", "name": "Upstream", "config": placeholder,
+                   "jit_provisioning": true}),
+        )
+        .await;
+    let callback = format!("{}/federation/{}/callback", f.issuer, idp["id"].as_str().unwrap());
+    let op = federation::upstream(json!({"flavor": "plain", "clients": [federation::op_client(&callback, "client_secret_post")],
+        "accounts": {"ada": {"email": "ada@fedrep.test", "email_verified": true, "preferred_username": "ada@fedrep.test"}},
+        "authorization_response_iss": true}))
+    .await;
+    let config = json!({"issuer": op.issuer, "client_id": "scaikey", "client_secret": "upstream-secret",
+                        "token_endpoint_auth_method": "client_secret_post"});
+    let path = format!("/identity-providers/{}", idp["id"].as_str().unwrap());
+    let (status, v) = c.api.call(Method::PATCH, &path, Some(json!({ "config": config }))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+
+    let from = c.served_count();
+    let r = node_peer("federated.mjs", &federation::rp(&f, "button", &idp, "ada", "ada")).await;
+    assert_eq!(r["id_token_claims"]["amr"], json!(["fed"]), "{r}");
+    assert_eq!(r["userinfo"]["email"], "ada@fedrep.test");
+    let (page, started, callback, token) = (
+        c.replica_for(from, "/login?"),
+        c.replica_for(from, "/login/idp/"),
+        c.replica_for(from, "/federation/"),
+        c.replica_for(from, "/oauth/token"),
+    );
+    assert!(page != started && started != callback && callback != token, "{:?}", c.served_since(from));
 }
 
 /// Admin writes stream through the proxy from 4 clients while one replica

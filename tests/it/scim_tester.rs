@@ -2,7 +2,7 @@
 //! libraries, run against a tenant's SCIM server: discovery, CRUD, queries
 //! with attributes, PATCH add/remove/replace on Users and Groups. No check
 //! may end in ERROR or CRITICAL. The peer lives in tests/peers/scim and is
-//! installed with `pip install -r tests/peers/scim/requirements.txt`.
+//! installed into the peers' venv by `bash tests/prepare.sh`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::support::{Backend, TestServer};
 
 const PEER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/scim");
-const INSTALL: &str = "pip install -r tests/peers/scim/requirements.txt";
+const INSTALL: &str = "bash tests/prepare.sh";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scim2_tester_reports_no_error() {
@@ -28,7 +28,7 @@ async fn scim2_tester_reports_no_error() {
     let ou_id = ou["id"].as_str().unwrap();
 
     let dir = Path::new(PEER_DIR);
-    let probe = tokio::process::Command::new("python3")
+    let probe = tokio::process::Command::new(crate::support::python())
         .args(["-c", "import scim2_tester, scim2_client.engines.httpx2"])
         .output()
         .await
@@ -39,7 +39,7 @@ async fn scim2_tester_reports_no_error() {
         String::from_utf8_lossy(&probe.stderr)
     );
 
-    let mut cmd = tokio::process::Command::new("python3");
+    let mut cmd = tokio::process::Command::new(crate::support::python());
     cmd.arg(dir.join("check.py")).arg(&base).arg(token).arg(ou_id).current_dir(dir).kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(300), cmd.output())
         .await

@@ -9,6 +9,17 @@ use scaikey::app::Services;
 use scaikey::clock::SystemClock;
 use scaikey::config::Config;
 
+/// The python3 of the test peers' venv (`tests/peers/.venv`, made by
+/// tests/prepare.sh with PyJWT, scim2-tester and pyotp in it).
+pub fn python() -> std::path::PathBuf {
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/.venv/bin/python3");
+    assert!(
+        venv.is_file(),
+        "the test peers' Python venv is missing: run `bash tests/prepare.sh` (or `bash tests/run`)"
+    );
+    venv
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

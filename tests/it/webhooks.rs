@@ -86,7 +86,7 @@ impl Receiver {
 
 /// HMAC-SHA256 by Python's standard library, hex.
 fn python_hmac(secret: &str, message: &str) -> String {
-    let out = std::process::Command::new("python3")
+    let out = std::process::Command::new(crate::support::python())
         .args(["-c", "import hmac,hashlib,sys; print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())", secret, message])
         .output()
         .expect("python3 runs");
