@@ -64,6 +64,11 @@ if [ "$sudo" = "none" ] && { ! [ -x /usr/sbin/slapd ] || ! [ -x /usr/sbin/samba 
 fi
 bash tests/peers/ldap/install.sh
 bash tests/peers/samba/install.sh
+if [ "$(id -u)" -ne 0 ]; then
+    # Said now rather than only when those tests fail, minutes later.
+    echo "tests/prepare.sh: note: the Samba AD DC peer runs as root (it binds 389/636 on 127.0.0.2):" \
+        "the directory_ad tests fail unless the tests run as root (sudo bash tests/run)" >&2
+fi
 
 # Redis for the shared rate limits (src/authn/ratelimit.rs); the test
 # fails, never skips, when it does not answer.
