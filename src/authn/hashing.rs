@@ -8,7 +8,8 @@
 //!   threads the CPU whenever they want it — a token request never waits
 //!   behind a hash — and hashing gets every cycle left over.
 //! - **Memory reused, then returned**: each thread keeps one argon2 block
-//!   (7 MiB; larger while verifying a hash of older parameters) while it is busy (no allocation per hash) and frees it after
+//!   (12 MiB; larger while verifying a hash of older parameters) while it
+//!   is busy (no allocation per hash) and frees it after
 //!   `IDLE` without work. glibc would keep freed large blocks in per-thread
 //!   arenas for good (its mmap threshold rises after the first large free),
 //!   so `tune_allocator` makes every allocation of 1 MiB or more its own
