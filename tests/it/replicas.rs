@@ -2,7 +2,7 @@
 //! proxy, each request going to the next replica: a login whose steps land
 //! on different replicas, its code redeemed on another; an MFA enrollment
 //! and sign-in, and a federated sign-in at an upstream oidc-provider, spread
-//! the same way; a refresh token
+//! the same way; a sync schedule fires one run; a refresh token
 //! presented to all three at once has one winner; webhook events are
 //! delivered once; a replica killed with SIGKILL in the middle of a stream
 //! of writes loses none that was acknowledged; SIGTERM drains without a
@@ -25,7 +25,7 @@ use crate::oidc_rp::node_peer;
 use crate::support::fresh_postgres_url;
 use crate::sync_crash::{Api, Server, serve_with};
 use crate::webhooks_processes::{bootstrap, free_listen, receiver, tenant_with_webhook, wait_for};
-use crate::{federation, mfa};
+use crate::{directory_sync, federation, mfa};
 
 /// A round-robin HTTP proxy, as a load balancer without sticky sessions:
 /// every request goes to the next replica that is in rotation — ready at
@@ -369,6 +369,42 @@ async fn mfa_and_federated_logins_across_replicas() {
         c.replica_for(from, "/oauth/token"),
     );
     assert!(page != started && started != callback && callback != token, "{:?}", c.served_since(from));
+}
+
+/// A sync schedule fires once across the three replicas, each ticking on
+/// its own every 15 s: the schedule's one firing in the coming minute is
+/// 25 s away (every replica has seen the schedule before it), and 20 s
+/// after it — every replica has ticked since — exactly one run exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_sync_runs_once_across_replicas() {
+    let slapd = directory_sync::Slapd::start(5, 1);
+    let c = Cluster::start(&[]).await;
+    let tenant = c.tenant("cronrep", json!({})).await;
+    // The replicas are processes on the system clock.
+    let now = || scaikey::clock::SystemClock.now().unix_seconds();
+    let firing = now() + 25;
+    let idp = c
+        .create(
+            "/identity-providers",
+            json!({"tenant_id": tenant["id"], "type": "ldap", "name": "Scheduled", "config": slapd.idp_config(),
+                   "sync_schedule": format!("{} * * * * *", firing % 60)}),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs((firing + 20 - now()).max(0).unsigned_abs())).await;
+    let path = format!("/sync-runs?idp_id={}", idp["id"].as_str().unwrap());
+    let runs = loop {
+        let (status, runs) = c.api.call(Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{runs}");
+        let runs = runs["data"].as_array().unwrap().clone();
+        if runs.iter().all(|r| r["status"] == "succeeded" || r["status"] == "failed") {
+            break runs;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(runs.len(), 1, "one firing, one run: {runs:?}");
+    assert_eq!(runs[0]["status"], "succeeded", "{runs:?}");
+    let started: scaikey::domain::Timestamp = serde_json::from_value(runs[0]["started_at"].clone()).unwrap();
+    assert!(started.unix_seconds() >= firing, "started at the firing, not before: {runs:?}");
 }
 
 /// Admin writes stream through the proxy from 4 clients while one replica
