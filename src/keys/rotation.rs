@@ -206,17 +206,24 @@ mod tests {
         std::fs::remove_dir_all(dir).ok();
     }
 
+    /// A SQLite database and master key that several key rings share, as
+    /// replicas do, and a clock to move.
+    async fn shared_database() -> (std::path::PathBuf, Store, ManualClock, Arc<crate::keys::seal::Sealer>) {
+        let dir = std::env::temp_dir().join(format!("scaikey-keys-{}", crate::ids::random_base36(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::connect(&format!("sqlite://{}", dir.join("db").display())).await.unwrap();
+        store.migrate().await.unwrap();
+        let clock = ManualClock::new(Timestamp::from_unix_micros(1_800_000_000_000_000).unwrap());
+        let sealer = Arc::new(crate::keys::seal::Sealer::from_key_file(&dir.join("master.key")).unwrap());
+        (dir, store, clock, sealer)
+    }
+
     /// Two replicas on one database, and a third that stopped reporting:
     /// a due key waits for the replica that has not loaded it, then signs;
     /// a silent replica holds it back only until `REPLICA_LIVENESS`.
     #[tokio::test]
     async fn a_key_signs_only_once_every_live_replica_loaded_it() {
-        let dir = std::env::temp_dir().join(format!("scaikey-coord-{}", crate::ids::random_base36(8)));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = crate::store::Store::connect(&format!("sqlite://{}", dir.join("db").display())).await.unwrap();
-        store.migrate().await.unwrap();
-        let clock = ManualClock::new(Timestamp::from_unix_micros(1_800_000_000_000_000).unwrap());
-        let sealer = Arc::new(crate::keys::seal::Sealer::from_key_file(&dir.join("master.key")).unwrap());
+        let (dir, store, clock, sealer) = shared_database().await;
         let (a, b) = (KeyRing::new(Arc::clone(&sealer)), KeyRing::new(sealer));
         a.ensure_keys(&store, &clock, "a").await.unwrap();
         b.ensure_keys(&store, &clock, "b").await.unwrap();
@@ -249,12 +256,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_replica_losing_the_initialisation_race_still_gets_keys() {
-        let dir = std::env::temp_dir().join(format!("scaikey-race-{}", crate::ids::random_base36(8)));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = crate::store::Store::connect(&format!("sqlite://{}", dir.join("db").display())).await.unwrap();
-        store.migrate().await.unwrap();
-        let clock = ManualClock::new(Timestamp::from_unix_micros(1_800_000_000_000_000).unwrap());
-        let sealer = Arc::new(crate::keys::seal::Sealer::from_key_file(&dir.join("master.key")).unwrap());
+        let (dir, store, clock, sealer) = shared_database().await;
         // The winner created the keys and still holds the initialisation lease.
         KeyRing::new(Arc::clone(&sealer)).ensure_keys(&store, &clock, "winner").await.unwrap();
         let now = clock.now();
