@@ -150,6 +150,32 @@ pub async fn client_credentials(http: &reqwest::Client, token_url: &str, id: &st
     r.is_ok_and(|r| r.status().is_success())
 }
 
+/// `load` of GETs of `url` (success: a 2xx answer).
+pub async fn get_load(server: &Server, url: String, seconds: u64) -> (f64, f64, u64) {
+    let client = server.http.clone();
+    load(server, seconds, move || {
+        let (client, url) = (client.clone(), url.clone());
+        async move { client.get(url).send().await.is_ok_and(|r| r.status().is_success()) }
+    })
+    .await
+}
+
+/// `load` of `client_credentials` requests of `app` at `tenant_issuer`.
+async fn token_load(
+    server: &Server,
+    tenant_issuer: &str,
+    app: &(SigningAlg, String, String),
+    seconds: u64,
+) -> (f64, f64, u64) {
+    let (client, url) = (server.http.clone(), format!("{tenant_issuer}/oauth/token"));
+    let (id, secret) = (app.1.clone(), app.2.clone());
+    load(server, seconds, move || {
+        let (client, url, id, secret) = (client.clone(), url.clone(), id.clone(), secret.clone());
+        async move { client_credentials(&client, &url, &id, &secret).await }
+    })
+    .await
+}
+
 pub fn row(name: &str, rate: f64, per_cpu: f64, failed: u64, note: &str) {
     println!("{name:<44} {rate:>10.0} {per_cpu:>16.0} {failed:>8}  {note}");
 }
@@ -165,12 +191,7 @@ pub async fn documents(server: &Server, tenant_issuer: &str, seconds: u64) -> Ve
     ];
     let mut rates = Vec::new();
     for (name, url) in gets {
-        let client = server.http.clone();
-        let (rate, per_cpu, failed) = load(server, seconds, move || {
-            let (client, url) = (client.clone(), url.clone());
-            async move { client.get(url).send().await.is_ok_and(|r| r.status().is_success()) }
-        })
-        .await;
+        let (rate, per_cpu, failed) = get_load(server, url, seconds).await;
         let platform = rates.iter().find(|(n, _)| *n == name.replace("tenant", "platform")).map(|(_, r)| *r);
         let note = platform.map(|p: f64| format!("{:.2}× the platform's", rate / p)).unwrap_or_default();
         row(name, rate, per_cpu, failed, &note);
@@ -182,13 +203,9 @@ pub async fn documents(server: &Server, tenant_issuer: &str, seconds: u64) -> Ve
 /// `client_credentials` per algorithm, each next to `raw` (one core's
 /// signatures/s of that algorithm).
 pub async fn tokens(server: &Server, tenant_issuer: &str, apps: &ServiceApps, raw: &[(SigningAlg, f64)], seconds: u64) {
-    for (alg, id, secret) in apps.iter().cloned() {
-        let (client, url) = (server.http.clone(), format!("{tenant_issuer}/oauth/token"));
-        let (rate, per_cpu, failed) = load(server, seconds, move || {
-            let (client, url, id, secret) = (client.clone(), url.clone(), id.clone(), secret.clone());
-            async move { client_credentials(&client, &url, &id, &secret).await }
-        })
-        .await;
+    for app in apps {
+        let alg = app.0;
+        let (rate, per_cpu, failed) = token_load(server, tenant_issuer, app, seconds).await;
         let raw = raw.iter().find(|(a, _)| *a == alg).map_or(0.0, |(_, r)| *r);
         let note = format!("{:.2}× raw signs/s per server CPU-s", per_cpu / raw.max(1.0));
         row(&format!("client_credentials {}", alg.as_str()), rate, per_cpu, failed, &note);
@@ -200,13 +217,7 @@ pub async fn soak(server: &Server, tenant_issuer: &str, app: &(SigningAlg, Strin
     println!("soak: client_credentials {} for {minutes} min, /metrics never read", app.0.as_str());
     let mut first_minute = 0.0;
     for minute in 1..=minutes {
-        let (client, url, id, secret) =
-            (server.http.clone(), format!("{tenant_issuer}/oauth/token"), app.1.clone(), app.2.clone());
-        let (rate, _, failed) = load(server, 60, move || {
-            let (client, url, id, secret) = (client.clone(), url.clone(), id.clone(), secret.clone());
-            async move { client_credentials(&client, &url, &id, &secret).await }
-        })
-        .await;
+        let (rate, _, failed) = token_load(server, tenant_issuer, app, 60).await;
         let rss = server.rss_mb();
         if minute == 1 {
             first_minute = rss;

@@ -130,12 +130,7 @@ pub async fn measure(
     admin_lists(server, &token, seeded).await?;
     let middle = seeded.slugs.get(seeded.slugs.len() / 2).ok_or("no tenants")?;
     let url = format!("{}/api/v1/auth/tenants/{middle}/.well-known/openid-configuration", server.base);
-    let client = server.http.clone();
-    let (rate, per_cpu, failed) = super::http::load(server, seconds, move || {
-        let (client, url) = (client.clone(), url.clone());
-        async move { client.get(url).send().await.is_ok_and(|r| r.status().is_success()) }
-    })
-    .await;
+    let (rate, per_cpu, failed) = super::http::get_load(server, url, seconds).await;
     let note = format!("{:.2}× the rate with few tenants", rate / small_rate.max(1.0));
     super::http::row(&format!("tenant discovery among {}", seeded.slugs.len()), rate, per_cpu, failed, &note);
     let before = server.rss_mb();

@@ -237,9 +237,10 @@ async fn token_latencies(http: &reqwest::Client, url: &str, id: &str, secret: &s
     all
 }
 
-/// argon2id hashes/s with one hashing thread per core, in this process.
+/// argon2id hashes/s with as many threads as the server's hashing pool
+/// (one per core), in this process.
 pub fn argon2_rate(seconds: u64) -> f64 {
-    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let cores = crate::authn::hashing::threads();
     let start = Instant::now();
     let done = AtomicU64::new(0);
     std::thread::scope(|s| {
