@@ -79,6 +79,11 @@ pub enum Command {
         /// measure admin lists, tenant discovery and memory at that size.
         #[arg(long)]
         tenants: Option<usize>,
+        /// With --tenants, also write this many users spread over those
+        /// tenants (straight into the store) and measure admin and sign-in
+        /// lookups and user creates at that size.
+        #[arg(long, requires = "tenants")]
+        users: Option<usize>,
         /// Also load the server with client_credentials tokens for this many
         /// minutes, nothing reading /metrics, reporting RSS each minute.
         #[arg(long)]
@@ -178,12 +183,21 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Sync { command: SyncCommand::Run { idp, mode } } => crate::sync::cli::run(config, &idp, mode).await?,
-        Command::Bench { seconds, scim_users, ldap_users, ldap_groups, webhook_events, tenants, soak_minutes } => {
+        Command::Bench {
+            seconds,
+            scim_users,
+            ldap_users,
+            ldap_groups,
+            webhook_events,
+            tenants,
+            users,
+            soak_minutes,
+        } => {
             let workload = match (scim_users, ldap_users, webhook_events) {
                 (Some(n), _, _) => crate::bench::Workload::Scim(n),
                 (_, Some(u), _) => crate::bench::Workload::Ldap(u, ldap_groups),
                 (_, _, Some(n)) => crate::bench::Workload::Webhooks(n),
-                _ => crate::bench::Workload::Tokens { tenants, soak_minutes },
+                _ => crate::bench::Workload::Tokens { tenants, users, soak_minutes },
             };
             crate::bench::run(config, seconds, workload).await?
         }

@@ -222,6 +222,12 @@ pub trait Listed: Entity + Clone + 'static {
     /// Query parameters that filter lists by equal column value.
     const FILTERS: &'static [&'static str] = &["tenant_id"];
 
+    /// The condition a list query parameter adds: by default the column of
+    /// the same name equal to the value; `None` for other parameters.
+    fn filter(key: &str, value: &str) -> Option<Filter> {
+        Self::FILTERS.iter().find(|f| **f == key).map(|col| (*col, Arg::from(value)))
+    }
+
     /// The API representation (secrets already skipped by serde).
     fn view(&self, _svc: &Services) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
@@ -338,9 +344,7 @@ pub async fn list<R: Listed>(
     ctx.require_read()?;
     let mut filters: Vec<Filter> = Vec::new();
     for (k, v) in query {
-        if let Some(col) = R::FILTERS.iter().find(|f| **f == k.as_str()) {
-            filters.push((col, Arg::from(v.as_str())));
-        }
+        filters.extend(R::filter(k, v));
     }
     let mut tx = ctx.svc.store.read(ctx.scope()).await?;
     let page = tx.list::<R>(filters, &page).await?;

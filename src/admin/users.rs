@@ -5,8 +5,10 @@ use serde_json::Value;
 
 use crate::app::Services;
 use crate::directory;
+use crate::domain::identifier;
 use crate::domain::user::{User, UserAttributes};
-use crate::store::Tx;
+use crate::store::entity::Filter;
+use crate::store::{Arg, Tx};
 
 use super::{AdminError, Created, Ctx, Listed, Resource};
 
@@ -14,6 +16,16 @@ impl Listed for User {
     const PATH: &'static str = "users";
     const KIND: &'static str = "user";
     const FILTERS: &'static [&'static str] = &["tenant_id", "status", "user_name", "email"];
+
+    /// User names and emails match case-insensitively, as sign-in compares
+    /// them, through indexes that serve any scope (migration 0017).
+    fn filter(key: &str, value: &str) -> Option<Filter> {
+        match key {
+            "user_name" => Some(("user_name_lower", Arg::from(identifier::username_key(value)))),
+            "email" => Some(("lower(email)", Arg::from(value.to_lowercase()))),
+            _ => Self::FILTERS.iter().find(|f| **f == key).map(|col| (*col, Arg::from(value))),
+        }
+    }
 
     async fn detail(&self, svc: &Services, tx: &mut Tx) -> Result<Value, AdminError> {
         let mut v = self.view(svc);

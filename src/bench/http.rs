@@ -1,6 +1,7 @@
 //! The HTTP half of `scaikey bench`: the server as its own process (this
 //! binary's `serve` on loopback, so its CPU time and memory are its own),
-//! loaded by 32 concurrent keep-alive clients from this process: the
+//! loaded by 32 concurrent keep-alive connections from this process
+//! (`client`): the
 //! platform's discovery and JWKS next to a tenant's, `client_credentials`
 //! tokens per algorithm, with requests per server CPU-second (from `/proc`)
 //! and the server's RSS; then the user flows (`storm`), the hierarchy at
@@ -9,9 +10,10 @@
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::client::Prepared;
 use crate::admin::{self, Ctx};
 use crate::domain::application::{Application, SigningAlg};
 
@@ -94,39 +96,52 @@ impl Server {
     }
 }
 
-/// Runs `request` from `CONCURRENCY` tasks for `seconds`: (successes/s,
-/// successes per server CPU-second, failures).
-pub async fn load<F, Fut>(server: &Server, seconds: u64, request: F) -> (f64, f64, u64)
-where
-    F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let request = Arc::new(request);
-    let (ok, failed, stop) =
-        (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+/// Sends `request` from `CONCURRENCY` tasks, each over its own keep-alive
+/// connection, for `seconds`: (2xx answers/s, 2xx answers per server
+/// CPU-second, failures).
+pub async fn load(server: &Server, seconds: u64, request: Prepared) -> (f64, f64, u64) {
+    let stop = Arc::new(AtomicBool::new(false));
     let cpu_before = server.cpu_seconds();
     let start = Instant::now();
     let tasks: Vec<_> = (0..CONCURRENCY)
         .map(|_| {
-            let (request, ok, failed, stop) =
-                (Arc::clone(&request), Arc::clone(&ok), Arc::clone(&failed), Arc::clone(&stop));
+            let (request, stop) = (request.clone(), Arc::clone(&stop));
             tokio::spawn(async move {
+                let (mut ok, mut failed, mut connection) = (0u64, 0u64, None);
                 while !stop.load(Ordering::Relaxed) {
-                    let counter = if request().await { &ok } else { &failed };
-                    counter.fetch_add(1, Ordering::Relaxed);
+                    if connection.is_none() {
+                        connection = request.connect().await.ok();
+                    }
+                    let Some(c) = connection.as_mut() else {
+                        failed += 1;
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    };
+                    match c.send(&request).await {
+                        Ok(true) => ok += 1,
+                        Ok(false) => failed += 1,
+                        Err(_) => {
+                            failed += 1;
+                            connection = None;
+                        }
+                    }
                 }
+                (ok, failed)
             })
         })
         .collect();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     stop.store(true, Ordering::Relaxed);
+    let (mut ok, mut failed) = (0, 0);
     for t in tasks {
-        let _ = t.await;
+        if let Ok((o, f)) = t.await {
+            ok += o;
+            failed += f;
+        }
     }
     let elapsed = start.elapsed().as_secs_f64();
     let cpu = (server.cpu_seconds() - cpu_before).max(0.01);
-    let n = ok.load(Ordering::Relaxed) as f64;
-    (n / elapsed, n / cpu, failed.load(Ordering::Relaxed))
+    (ok as f64 / elapsed, ok as f64 / cpu, failed)
 }
 
 /// A SERVICE app per algorithm: (alg, client_id, secret).
@@ -152,12 +167,10 @@ pub async fn client_credentials(http: &reqwest::Client, token_url: &str, id: &st
 
 /// `load` of GETs of `url` (success: a 2xx answer).
 pub async fn get_load(server: &Server, url: String, seconds: u64) -> (f64, f64, u64) {
-    let client = server.http.clone();
-    load(server, seconds, move || {
-        let (client, url) = (client.clone(), url.clone());
-        async move { client.get(url).send().await.is_ok_and(|r| r.status().is_success()) }
-    })
-    .await
+    match Prepared::get(&url) {
+        Ok(request) => load(server, seconds, request).await,
+        Err(_) => (0.0, 0.0, 1),
+    }
 }
 
 /// `load` of `client_credentials` requests of `app` at `tenant_issuer`.
@@ -167,13 +180,10 @@ async fn token_load(
     app: &(SigningAlg, String, String),
     seconds: u64,
 ) -> (f64, f64, u64) {
-    let (client, url) = (server.http.clone(), format!("{tenant_issuer}/oauth/token"));
-    let (id, secret) = (app.1.clone(), app.2.clone());
-    load(server, seconds, move || {
-        let (client, url, id, secret) = (client.clone(), url.clone(), id.clone(), secret.clone());
-        async move { client_credentials(&client, &url, &id, &secret).await }
-    })
-    .await
+    match Prepared::client_credentials(&format!("{tenant_issuer}/oauth/token"), &app.1, &app.2) {
+        Ok(request) => load(server, seconds, request).await,
+        Err(_) => (0.0, 0.0, 1),
+    }
 }
 
 pub fn row(name: &str, rate: f64, per_cpu: f64, failed: u64, note: &str) {

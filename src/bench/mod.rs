@@ -8,7 +8,9 @@
 //! (`--scim-users`, `--ldap-users`, `--webhook-events`) run instead.
 //! Runs against a throwaway SQLite database unless DATABASE_URL is set.
 
+pub mod client;
 pub mod http;
+pub mod population;
 pub mod scale;
 pub mod scim;
 pub mod storm;
@@ -42,8 +44,9 @@ fn ms(d: Duration) -> f64 {
 /// What `scaikey bench` measures.
 pub enum Workload {
     /// Signing, tokens, documents, refresh, logins and memory (the default);
-    /// optionally the hierarchy at `tenants` and a soak of `soak_minutes`.
-    Tokens { tenants: Option<usize>, soak_minutes: Option<u64> },
+    /// optionally the hierarchy at `tenants` (with `users` spread over
+    /// them) and a soak of `soak_minutes`.
+    Tokens { tenants: Option<usize>, users: Option<usize>, soak_minutes: Option<u64> },
     /// SCIM with this many users.
     Scim(usize),
     /// Directory sync of (users, groups) from slapd.
@@ -84,8 +87,8 @@ pub async fn run(mut config: Config, seconds: u64, workload: Workload) -> Result
         std::fs::remove_dir_all(dir).ok();
         return outcome;
     }
-    let Workload::Tokens { tenants, soak_minutes } = workload else { return Ok(()) };
-    let outcome = tokens(&svc, &ctx, &dir, seconds, tenants, soak_minutes).await;
+    let Workload::Tokens { tenants, users, soak_minutes } = workload else { return Ok(()) };
+    let outcome = tokens(&svc, &ctx, &dir, seconds, (tenants, users), soak_minutes).await;
     drop(svc);
     if outcome.is_ok() {
         std::fs::remove_dir_all(&dir).ok();
@@ -117,7 +120,7 @@ async fn tokens(
     ctx: &Ctx<'_>,
     dir: &std::path::Path,
     seconds: u64,
-    tenants: Option<usize>,
+    (tenants, users): (Option<usize>, Option<usize>),
     soak_minutes: Option<u64>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
@@ -147,6 +150,9 @@ async fn tokens(
     if let Some(n) = tenants {
         let small = documents.iter().find(|(name, _)| *name == "tenant discovery").map_or(0.0, |(_, r)| *r);
         let seeded = scale::seed(ctx, n).await?;
+        if let Some(users) = users {
+            at_population(svc, users).await?;
+        }
         scale::measure(&server, &seeded, &(admin_client.client_id, admin_client.client_secret), small, seconds).await?;
     }
     if let Some(minutes) = soak_minutes {
@@ -155,6 +161,20 @@ async fn tokens(
     println!("server peak RSS over the whole run: {:.1} MB", server.peak_rss_mb());
     server.stop().await;
     Ok(())
+}
+
+/// `users` spread over the tenants `scale` seeded: user creates/s before
+/// and after, and the admin and sign-in lookups at that size.
+async fn at_population(svc: &Services, users: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let tenants = population::scale_tenants(svc).await?;
+    let middle = tenants.get(tenants.len() / 2).ok_or("--users needs --tenants")?;
+    let before = population::creates_per_second(svc, middle, "before").await?;
+    let people = population::seed(svc, &tenants, users).await?;
+    let after = population::creates_per_second(svc, middle, "after").await?;
+    println!(
+        "user creates/s through the admin write path, one client: {before:.0} among few users, {after:.0} among {users}"
+    );
+    population::measure(svc, &people).await
 }
 
 /// A SERVICE app signing with `alg`: GLOBAL, or of `tenant_id`.
