@@ -4,7 +4,8 @@
 //! algorithm and per server CPU-second, `refresh_token` grants, password
 //! logins next to the argon2id rate and token latency during a login storm
 //! (`storm`), memory throughout; with `--tenants N` the hierarchy at scale
-//! (`scale`), with `--soak-minutes M` a long token load. Other workloads
+//! (`scale`) and with `--users M` that many users over those tenants
+//! (`population`), with `--soak-minutes M` a long token load. Other workloads
 //! (`--scim-users`, `--ldap-users`, `--webhook-events`) run instead.
 //! Runs against a throwaway SQLite database unless DATABASE_URL is set.
 

@@ -81,6 +81,14 @@ async fn crud_of_every_resource(s: TestServer) {
     assert_eq!(v["data"]["status"], "suspended");
     let (_, list) = s.admin(Method::GET, &format!("/users?tenant_id={tid}&status=suspended"), None).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    // User names and emails are found whatever their case, in the tenant and across tenants.
+    for query in ["user_name=ADA@Acme.Test", "email=Ada@ACME.test"] {
+        for scope in [format!("tenant_id={tid}&"), String::new()] {
+            let (_, list) = s.admin(Method::GET, &format!("/users?{scope}{query}"), None).await;
+            let found: Vec<_> = list["data"].as_array().unwrap().iter().map(|u| u["id"].clone()).collect();
+            assert_eq!(found, vec![ada["id"].clone()], "{scope}{query}: {list}");
+        }
+    }
 
     // Groups, nesting and members.
     let eng = s.create("/groups", json!({"tenant_id": tid, "name": "engineering"})).await;

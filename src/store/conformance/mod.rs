@@ -3,11 +3,12 @@
 //! a fresh SQLite file and a fresh PostgreSQL database (the local server; the
 //! PostgreSQL run fails, never skips, when the server is down). Concurrency
 //! cases — unique constraints under races, lease exclusivity — are a group
-//! of their own.
+//! of their own, and so are the query plans of lists that must stay fast at scale.
 
 mod cases;
 mod concurrency;
 pub(crate) mod fixtures;
+mod plans;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,6 +21,7 @@ pub type Case = (&'static str, fn(Store) -> Pin<Box<dyn Future<Output = ()> + Se
 pub fn all_cases() -> Vec<Case> {
     let mut v = cases::cases();
     v.extend(concurrency::cases());
+    v.extend(plans::cases());
     v
 }
 
