@@ -46,8 +46,8 @@ pub struct Caches {
     generation: Arc<AtomicU64>,
     /// The database's `cache_version` last seen by the poll.
     seen_version: AtomicI64,
-    tenants: Lru<Tenant>,
-    applications: Lru<Application>,
+    tenants: Lru<Arc<Tenant>>,
+    applications: Lru<Arc<Application>>,
     documents: Lru<Arc<[u8]>>,
 }
 
@@ -93,7 +93,7 @@ impl Caches {
     }
 
     /// The tenant with this slug.
-    pub async fn tenant_by_slug(&self, store: &Store, slug: &str) -> Result<Tenant, StoreError> {
+    pub async fn tenant_by_slug(&self, store: &Store, slug: &str) -> Result<Arc<Tenant>, StoreError> {
         if let Some(t) = self.get(&self.tenants, slug) {
             return Ok(t);
         }
@@ -101,13 +101,13 @@ impl Caches {
         let mut tx = store.read(Scope::Platform).await?;
         let t = tx.tenant_by_slug(slug).await;
         tx.commit().await?;
-        let t = t?;
-        self.put(&self.tenants, slug, generation, t.clone());
+        let t = Arc::new(t?);
+        self.put(&self.tenants, slug, generation, Arc::clone(&t));
         Ok(t)
     }
 
     /// The application with this `client_id` (any scope; callers check which issuer serves it).
-    pub async fn app_by_client_id(&self, store: &Store, client_id: &str) -> Result<Application, StoreError> {
+    pub async fn app_by_client_id(&self, store: &Store, client_id: &str) -> Result<Arc<Application>, StoreError> {
         if let Some(a) = self.get(&self.applications, client_id) {
             return Ok(a);
         }
@@ -115,8 +115,8 @@ impl Caches {
         let mut tx = store.read(Scope::Platform).await?;
         let a = tx.app_by_client_id(client_id).await;
         tx.commit().await?;
-        let a = a?;
-        self.put(&self.applications, client_id, generation, a.clone());
+        let a = Arc::new(a?);
+        self.put(&self.applications, client_id, generation, Arc::clone(&a));
         Ok(a)
     }
 

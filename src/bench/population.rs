@@ -108,7 +108,7 @@ pub async fn seed(svc: &Services, tenants: &[Tenant], users: usize) -> Result<Po
         let before = written;
         written += chunk.len() * per_tenant;
         for (i, t) in chunk.iter().enumerate() {
-            if (c * TENANTS_PER_STATEMENT + i) % stride == 0 {
+            if (c * TENANTS_PER_STATEMENT + i).is_multiple_of(stride) {
                 samples.push(Sample::of(t, (c + i * 7919) % per_tenant));
             }
         }

@@ -220,7 +220,7 @@ async fn client(
     issuer: &Issuer,
     headers: &HeaderMap,
     form: &[(String, String)],
-) -> Result<Application, OAuthError> {
+) -> Result<std::sync::Arc<Application>, OAuthError> {
     let p = |n: &str| form.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let creds = client_auth::from_request(auth, p("client_id"), p("client_secret"))?;

@@ -150,7 +150,7 @@ impl Transition {
 pub struct Loaded {
     pub request: LoginRequest,
     /// The issuer's tenant, or on the platform issuer the one the user named.
-    pub tenant: Option<Tenant>,
+    pub tenant: Option<std::sync::Arc<Tenant>>,
     /// The app of an authorization request (`None` for the account page).
     pub app: Option<Application>,
 }
@@ -192,7 +192,7 @@ async fn load(
     let tenant = match (&issuer.tenant, &request.tenant_id) {
         (Some(t), Some(id)) if *id == t.id => Some(t.clone()),
         (Some(_), _) => return Ok(None),
-        (None, Some(id)) => Some(tx.get::<Tenant>(id).await?),
+        (None, Some(id)) => Some(std::sync::Arc::new(tx.get::<Tenant>(id).await?)),
         (None, None) => None,
     };
     let app = match (&request.purpose, &request.app_id) {

@@ -77,7 +77,7 @@ async fn identifier(
             return Ok(render("Enter your organization."));
         }
         loaded.tenant = match tx.tenant_by_slug(&slug).await {
-            Ok(t) => Some(t),
+            Ok(t) => Some(std::sync::Arc::new(t)),
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e),
         };

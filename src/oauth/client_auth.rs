@@ -61,7 +61,7 @@ pub async fn authenticate(
     caches: &crate::cache::Caches,
     issuer: &Issuer,
     creds: &ClientCredentials,
-) -> Result<Application, OAuthError> {
+) -> Result<std::sync::Arc<Application>, OAuthError> {
     if creds.client_id.len() > 64 || creds.client_secret.as_ref().is_some_and(|s| s.len() > 512) {
         return Err(OAuthError::invalid_client());
     }

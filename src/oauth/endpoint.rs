@@ -11,6 +11,8 @@
 //!
 //! `Cache-Control: no-store` is set by the HTTP layer for every answer.
 
+use std::sync::Arc;
+
 use crate::app::Services;
 use crate::domain::application::Application;
 use crate::store::{Scope, StoreError};
@@ -32,7 +34,7 @@ pub async fn token(
     svc: &Services,
     issuer: &Issuer,
     req: TokenRequest,
-) -> Result<(Application, TokenResponse), OAuthError> {
+) -> Result<(Arc<Application>, TokenResponse), OAuthError> {
     let form = &req.form;
     for (i, (k, _)) in form.iter().enumerate() {
         if !REPEATABLE.contains(&k.as_str()) && form.iter().skip(i + 1).any(|(k2, _)| k2 == k) {
@@ -84,7 +86,7 @@ async fn agent_token(
     creds: &ClientCredentials,
     grant_type: &str,
     form: &[(String, String)],
-) -> Result<(Application, TokenResponse), OAuthError> {
+) -> Result<(Arc<Application>, TokenResponse), OAuthError> {
     let (agent, app) = client_auth::authenticate_agent(&svc.store, issuer, creds).await?;
     if grant_type != crate::domain::application::GRANT_TOKEN_EXCHANGE {
         return Err(OAuthError::unauthorized_client("an agent obtains tokens by token exchange only"));
@@ -93,7 +95,7 @@ async fn agent_token(
     let req = GrantRequest { svc, issuer, app: &app, scopes: Vec::new(), form, now };
     let response = super::grants::token_exchange::exchange(req, Some(&agent)).await?;
     metrics::counter!("scaikey_tokens_issued_total", "grant_type" => "agent_token_exchange").increment(1);
-    Ok((app, response))
+    Ok((Arc::new(app), response))
 }
 
 /// `aud` from `audience` / `resource`: each must name the `client_id` of an

@@ -3,6 +3,8 @@
 //! an issuer serves: the platform issuer only GLOBAL apps; a tenant issuer
 //! its TENANT apps and its partner's PARTNER apps.
 
+use std::sync::Arc;
+
 use crate::domain::application::{AppScope, Application};
 use crate::domain::tenant::Tenant;
 
@@ -10,8 +12,9 @@ use crate::domain::tenant::Tenant;
 pub struct Issuer {
     /// The `iss` value and base of every endpoint path.
     pub url: String,
-    /// `None` for the platform issuer.
-    pub tenant: Option<Tenant>,
+    /// `None` for the platform issuer. Shared with the tenant cache, so an
+    /// issuer costs no copy of the tenant per request.
+    pub tenant: Option<Arc<Tenant>>,
 }
 
 impl Issuer {
@@ -19,7 +22,8 @@ impl Issuer {
         Self { url: format!("{base}/api/v1/platform"), tenant: None }
     }
 
-    pub fn tenant(base: &str, tenant: Tenant) -> Self {
+    pub fn tenant(base: &str, tenant: impl Into<Arc<Tenant>>) -> Self {
+        let tenant = tenant.into();
         Self { url: format!("{base}/api/v1/auth/tenants/{}", tenant.slug), tenant: Some(tenant) }
     }
 

@@ -48,7 +48,7 @@ impl ExpectedIssuer<'_> {
 pub struct VerifiedToken {
     pub claims: Value,
     /// The application that obtained the token (it still exists).
-    pub app: Application,
+    pub app: std::sync::Arc<Application>,
     /// The user the token was issued for (still active), or `None` for a client's own token.
     pub user: Option<User>,
     pub scopes: Vec<String>,
