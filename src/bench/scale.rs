@@ -33,6 +33,8 @@ pub async fn seed(ctx: &Ctx<'_>, n: usize) -> Result<Seeded, BenchError> {
     }
     let (mut slugs, mut batch_started) = (Vec::with_capacity(n), Instant::now());
     let (mut first_batch, mut last_batch) = (None, 0.0);
+    // Rates per thousand creations (per `n` when fewer are asked for).
+    let batch = n.clamp(1, 1000);
     let started = Instant::now();
     for i in 0..n {
         let slug = format!("scale-{i}");
@@ -46,8 +48,8 @@ pub async fn seed(ctx: &Ctx<'_>, n: usize) -> Result<Seeded, BenchError> {
         };
         admin::create::<Tenant>(ctx, input).await?;
         slugs.push(slug);
-        if (i + 1) % 1000 == 0 {
-            let rate = 1000.0 / batch_started.elapsed().as_secs_f64();
+        if (i + 1) % batch == 0 {
+            let rate = batch as f64 / batch_started.elapsed().as_secs_f64();
             first_batch.get_or_insert(rate);
             last_batch = rate;
             if (i + 1) % 10_000 == 0 {

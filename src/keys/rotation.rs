@@ -87,7 +87,8 @@ impl KeyRing {
     /// Reloads and reports the ring of this replica (`holder`), promotes due
     /// `next` keys that every live replica has loaded (retiring the keys they
     /// replace), starts an automatic rotation for keys older than `max_age`,
-    /// and reloads. Runs under a lease so replicas do not race each other.
+    /// and reloads when it promoted one (a rotation reloads by itself). Runs
+    /// under a lease so replicas do not race each other.
     pub async fn maintain(&self, store: &Store, clock: &dyn Clock, holder: &str, max_age: i64) -> Result<(), KeyError> {
         self.reload(store, clock).await?;
         self.report_loaded(store, clock, holder).await?;
@@ -98,7 +99,7 @@ impl KeyRing {
             return Ok(());
         }
         let keys = tx.published_keys(now).await?;
-        let mut to_rotate = Vec::new();
+        let (mut to_rotate, mut promoted_any) = (Vec::new(), false);
         for alg in ALGORITHMS {
             let of_alg: Vec<&SigningKey> = keys.iter().filter(|k| k.alg == alg.as_str()).collect();
             let due = of_alg
@@ -124,6 +125,7 @@ impl KeyRing {
                 let mut promoted = (*next).clone();
                 promoted.status = "active".into();
                 tx.update(&promoted).await?;
+                promoted_any = true;
                 tracing::info!(target: "audit", action = "signing_key.activate", kid = %promoted.id, alg = %promoted.alg, "signing key activated");
                 continue;
             }
@@ -137,8 +139,10 @@ impl KeyRing {
         tx.commit().await?;
         if !to_rotate.is_empty() {
             self.rotate(store, clock, &to_rotate, DEFAULT_ACTIVATE_IN).await?;
+        } else if promoted_any {
+            self.reload(store, clock).await?;
         }
-        self.reload(store, clock).await
+        Ok(())
     }
 }
 

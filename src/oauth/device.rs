@@ -34,11 +34,20 @@ pub struct DeviceAuthorization {
     pub interval: i64,
 }
 
-/// A new user code, `XXXX-XXXX`.
+/// A new user code, `XXXX-XXXX`, every letter equally likely: random bytes
+/// at or above the largest multiple of the alphabet's size are drawn again
+/// (256 = 12 · 20 + 16, so a plain modulo would favour the first 16 letters).
 pub fn new_user_code() -> String {
-    let bytes: [u8; 8] = crate::ids::random_bytes();
-    let letters: String =
-        bytes.iter().map(|b| char::from(*ALPHABET.get(usize::from(*b) % ALPHABET.len()).unwrap_or(&b'B'))).collect();
+    let unbiased_below = 256 - 256 % ALPHABET.len();
+    let mut letters = String::with_capacity(8);
+    while letters.len() < 8 {
+        let bytes: [u8; 16] = crate::ids::random_bytes();
+        for b in bytes.map(usize::from).into_iter().filter(|b| *b < unbiased_below) {
+            if letters.len() < 8 {
+                letters.push(char::from(*ALPHABET.get(b % ALPHABET.len()).unwrap_or(&b'B')));
+            }
+        }
+    }
     format!("{}-{}", letters.get(..4).unwrap_or_default(), letters.get(4..).unwrap_or_default())
 }
 
@@ -124,5 +133,21 @@ mod tests {
         }
         assert_eq!(normalize_user_code("bcdf-ghjk").as_deref(), Some("BCDFGHJK"));
         assert!(normalize_user_code("BCDF-GHJ0").is_none() && normalize_user_code("BCDF").is_none());
+    }
+
+    #[test]
+    fn every_user_code_letter_is_equally_likely() {
+        // 400,000 letters: 20,000 of each expected, σ ≈ 138. A modulo of the
+        // random bytes would give the first 16 letters 13/256 and the last
+        // four 12/256 of the draws (20,313 against 18,750: a ratio of 1.08).
+        let mut counts = std::collections::HashMap::new();
+        for _ in 0..50_000 {
+            for c in new_user_code().chars().filter(|c| *c != '-') {
+                *counts.entry(c).or_insert(0u32) += 1;
+            }
+        }
+        assert_eq!(counts.len(), ALPHABET.len());
+        let (min, max) = (counts.values().min().unwrap(), counts.values().max().unwrap());
+        assert!(f64::from(*max) / f64::from(*min) < 1.05, "{counts:?}");
     }
 }
