@@ -225,7 +225,12 @@ pub trait Listed: Entity + Clone + 'static {
     /// The condition a list query parameter adds: by default the column of
     /// the same name equal to the value; `None` for other parameters.
     fn filter(key: &str, value: &str) -> Option<Filter> {
-        Self::FILTERS.iter().find(|f| **f == key).map(|col| (*col, Arg::from(value)))
+        column_equals(Self::FILTERS, key, value)
+    }
+
+    /// What the filter `key` selects, for the OpenAPI document.
+    fn filter_doc(_key: &str) -> &'static str {
+        "only objects with this value"
     }
 
     /// The API representation (secrets already skipped by serde).
@@ -238,6 +243,12 @@ pub trait Listed: Entity + Clone + 'static {
         let v = self.view(svc);
         async move { Ok(v) }
     }
+}
+
+/// The filter `key` as "the column of that name equals `value`", if `key`
+/// is one of `filters`.
+pub fn column_equals(filters: &'static [&'static str], key: &str, value: &str) -> Option<Filter> {
+    filters.iter().find(|f| **f == key).map(|col| (*col, Arg::from(value)))
 }
 
 /// Writable admin resources. Each write runs in the request's transaction

@@ -23,7 +23,14 @@ impl Listed for User {
         match key {
             "user_name" => Some(("user_name_lower", Arg::from(identifier::username_key(value)))),
             "email" => Some(("lower(email)", Arg::from(value.to_lowercase()))),
-            _ => Self::FILTERS.iter().find(|f| **f == key).map(|col| (*col, Arg::from(value))),
+            _ => super::column_equals(Self::FILTERS, key, value),
+        }
+    }
+
+    fn filter_doc(key: &str) -> &'static str {
+        match key {
+            "user_name" | "email" => "only objects with this value, compared case-insensitively",
+            _ => "only objects with this value",
         }
     }
 
