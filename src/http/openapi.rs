@@ -167,7 +167,7 @@ impl Registry {
             .parameter(query_param("cursor", "next_cursor of the previous page"))
             .response("200", json_response("one page", envelope(schema_ref(&name), true)));
         for f in R::FILTERS {
-            list = list.parameter(query_param(f, "only objects with this value"));
+            list = list.parameter(query_param(f, R::filter_doc(f)));
         }
         self.document(&collection, HttpMethod::Get, list);
         let get_op = op(R::PATH, format!("get_{}", R::KIND), format!("Read one of {}", R::PATH))
