@@ -211,10 +211,21 @@ pub fn row(name: &str, rate: f64, per_cpu: f64, failed: u64, note: &str) {
     println!("{name:<44} {rate:>10.0} {per_cpu:>16.0} {failed:>8}  {note}");
 }
 
-/// Rounds the document GETs are measured in, interleaved: the machine's
-/// speed drifts (±15 % between phases a minute apart was seen), and the
-/// tenant endpoints are compared with the platform's, so both see the same.
-const DOCUMENT_ROUNDS: u32 = 5;
+/// Rounds the comparisons are measured in, interleaved: this machine's
+/// speed drifts and stalls in bursts (±15 % between phases a minute apart,
+/// and single seconds at half speed, were seen), so both sides of a ratio
+/// are measured next to each other in every round and the median round's
+/// ratio is reported, with the spread.
+const ROUNDS: usize = 5;
+
+/// The median and range of per-round ratios, as a note.
+fn ratio_note(mut ratios: Vec<f64>, what: &str) -> String {
+    ratios.sort_by(f64::total_cmp);
+    let (Some(low), Some(high), Some(median)) = (ratios.first(), ratios.last(), ratios.get(ratios.len() / 2)) else {
+        return String::new();
+    };
+    format!("{median:.2}× {what} (rounds {low:.2}–{high:.2})")
+}
 
 /// GET rates of discovery and JWKS, platform and tenant (`tenant_issuer`).
 pub async fn documents(server: &Server, tenant_issuer: &str, seconds: u64) -> Vec<(&'static str, f64)> {
@@ -226,34 +237,61 @@ pub async fn documents(server: &Server, tenant_issuer: &str, seconds: u64) -> Ve
         ("tenant JWKS", format!("{tenant_issuer}/oauth/jwks")),
     ];
     let requests: Vec<Option<Prepared>> = gets.iter().map(|(_, url)| Prepared::get(url).ok()).collect();
-    let mut measured = [Measured::default(); 4];
-    for _ in 0..DOCUMENT_ROUNDS {
-        for (request, total) in requests.iter().zip(measured.iter_mut()) {
+    let mut rounds = vec![[Measured::default(); 4]; ROUNDS];
+    for round in &mut rounds {
+        for (request, measured) in requests.iter().zip(round.iter_mut()) {
             if let Some(request) = request {
-                total.add(load(server, Duration::from_secs(seconds) / DOCUMENT_ROUNDS, request.clone()).await);
+                *measured = load(server, Duration::from_secs(seconds) / ROUNDS as u32, request.clone()).await;
             }
         }
     }
+    // Each row's measurements over the rounds.
+    let column = |i: usize| -> Vec<Measured> { rounds.iter().filter_map(|round| round.get(i).copied()).collect() };
     let mut rates = Vec::new();
-    for ((name, _), m) in gets.iter().zip(measured) {
-        let (rate, per_cpu, failed) = m.rates();
-        let platform = rates.iter().find(|(n, _)| *n == name.replace("tenant", "platform")).map(|(_, r)| *r);
-        let note = platform.map(|p: f64| format!("{:.2}× the platform's", rate / p)).unwrap_or_default();
+    for (i, (name, _)) in gets.iter().enumerate() {
+        let mut total = Measured::default();
+        column(i).into_iter().for_each(|m| total.add(m));
+        let (rate, per_cpu, failed) = total.rates();
+        // Tenant rows (2, 3) compare with the platform's (0, 1), round by round.
+        let note = match i.checked_sub(2) {
+            Some(platform) => {
+                let pairs = column(i).into_iter().zip(column(platform));
+                ratio_note(pairs.map(|(t, p)| t.rates().0 / p.rates().0.max(1.0)).collect(), "the platform's")
+            }
+            None => String::new(),
+        };
         row(name, rate, per_cpu, failed, &note);
         rates.push((*name, rate));
     }
     rates
 }
 
-/// `client_credentials` per algorithm, each next to `raw` (one core's
-/// signatures/s of that algorithm).
-pub async fn tokens(server: &Server, tenant_issuer: &str, apps: &ServiceApps, raw: &[(SigningAlg, f64)], seconds: u64) {
+/// `client_credentials` per algorithm, each round next to a sample of
+/// `raw_rate` (one core's signatures/s of that algorithm, in this process,
+/// over the given time).
+pub async fn tokens(
+    server: &Server,
+    tenant_issuer: &str,
+    apps: &ServiceApps,
+    raw_rate: impl Fn(SigningAlg, Duration) -> f64,
+    seconds: u64,
+) {
+    let round = Duration::from_secs(seconds) / ROUNDS as u32;
     for app in apps {
-        let alg = app.0;
-        let (rate, per_cpu, failed) = token_load(server, tenant_issuer, app, seconds).await;
-        let raw = raw.iter().find(|(a, _)| *a == alg).map_or(0.0, |(_, r)| *r);
-        let note = format!("{:.2}× raw signs/s per server CPU-s", per_cpu / raw.max(1.0));
-        row(&format!("client_credentials {}", alg.as_str()), rate, per_cpu, failed, &note);
+        let Ok(request) = Prepared::client_credentials(&format!("{tenant_issuer}/oauth/token"), &app.1, &app.2) else {
+            row(&format!("client_credentials {}", app.0.as_str()), 0.0, 0.0, 1, "");
+            continue;
+        };
+        let (mut total, mut ratios) = (Measured::default(), Vec::new());
+        for _ in 0..ROUNDS {
+            let raw = raw_rate(app.0, round / 2);
+            let measured = load(server, round, request.clone()).await;
+            ratios.push(measured.rates().1 / raw.max(1.0));
+            total.add(measured);
+        }
+        let (rate, per_cpu, failed) = total.rates();
+        let note = ratio_note(ratios, "raw signs/s per server CPU-s");
+        row(&format!("client_credentials {}", app.0.as_str()), rate, per_cpu, failed, &note);
     }
 }
 

@@ -49,7 +49,9 @@ pub async fn token(
     let creds: ClientCredentials =
         client_auth::from_request(req.authorization.as_deref(), param("client_id"), param("client_secret"))?;
     if crate::ids::has_prefix(&creds.client_id, "agt") {
-        return agent_token(svc, issuer, &creds, grant_type, form).await;
+        // Boxed: the exchange's future is large and rare; every other
+        // client's request would carry (and copy) it otherwise.
+        return Box::pin(agent_token(svc, issuer, &creds, grant_type, form)).await;
     }
     let app = client_auth::authenticate(&svc.store, &svc.caches, issuer, &creds).await?;
 

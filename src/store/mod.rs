@@ -192,9 +192,12 @@ impl Store {
 
     /// A transaction for reads (it may write, but SQLite takes the write lock lazily).
     pub async fn read(&self, scope: Scope) -> Result<Tx, StoreError> {
+        // sqlx's pool-acquire futures are ~14 KB: boxed here, so that every
+        // caller's future (a token request's, a discovery's) stays small
+        // instead of carrying them and being copied through each layer.
         let conn = match &self.pools {
-            Pools::Pg(p) => Conn::Pg(p.begin().await.map_err(StoreError::from_sqlx)?),
-            Pools::Lite(p) => Conn::Lite(p.begin().await.map_err(StoreError::from_sqlx)?),
+            Pools::Pg(p) => Conn::Pg(Box::pin(p.begin()).await.map_err(StoreError::from_sqlx)?),
+            Pools::Lite(p) => Conn::Lite(Box::pin(p.begin()).await.map_err(StoreError::from_sqlx)?),
         };
         Ok(Tx { conn, scope, generation: self.generation.clone(), touched_cached: false })
     }
@@ -203,8 +206,10 @@ impl Store {
     /// (`BEGIN IMMEDIATE`) so two writers never deadlock upgrading read locks.
     pub async fn write(&self, scope: Scope) -> Result<Tx, StoreError> {
         let conn = match &self.pools {
-            Pools::Pg(p) => Conn::Pg(p.begin().await.map_err(StoreError::from_sqlx)?),
-            Pools::Lite(p) => Conn::Lite(p.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::from_sqlx)?),
+            Pools::Pg(p) => Conn::Pg(Box::pin(p.begin()).await.map_err(StoreError::from_sqlx)?),
+            Pools::Lite(p) => {
+                Conn::Lite(Box::pin(p.begin_with("BEGIN IMMEDIATE")).await.map_err(StoreError::from_sqlx)?)
+            }
         };
         Ok(Tx { conn, scope, generation: self.generation.clone(), touched_cached: false })
     }
