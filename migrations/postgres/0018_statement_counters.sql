@@ -15,52 +15,32 @@ DROP FUNCTION scaikey_count_users();
 DROP FUNCTION scaikey_count_groups();
 DROP FUNCTION scaikey_count_applications();
 
--- Transition tables allow one event per trigger: `added` on INSERT,
--- `removed` on DELETE; each function reads the one its event has.
-CREATE FUNCTION scaikey_count_users() RETURNS trigger AS $$
+-- One function for the three counters: TG_ARGV[0] names the `tenants`
+-- column that counts the trigger's table. Transition tables allow one event
+-- per trigger: `added` on INSERT, `removed` on DELETE.
+CREATE FUNCTION scaikey_count_rows() RETURNS trigger AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        UPDATE tenants t SET user_count = t.user_count + n.c
-        FROM (SELECT tenant_id, COUNT(*) AS c FROM added GROUP BY tenant_id) n WHERE t.id = n.tenant_id;
+        EXECUTE format('UPDATE tenants t SET %1$I = t.%1$I + n.c '
+            'FROM (SELECT tenant_id, COUNT(*) AS c FROM added GROUP BY tenant_id) n WHERE t.id = n.tenant_id',
+            TG_ARGV[0]);
     ELSE
-        UPDATE tenants t SET user_count = t.user_count - n.c
-        FROM (SELECT tenant_id, COUNT(*) AS c FROM removed GROUP BY tenant_id) n WHERE t.id = n.tenant_id;
+        EXECUTE format('UPDATE tenants t SET %1$I = t.%1$I - n.c '
+            'FROM (SELECT tenant_id, COUNT(*) AS c FROM removed GROUP BY tenant_id) n WHERE t.id = n.tenant_id',
+            TG_ARGV[0]);
     END IF;
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
+
 CREATE TRIGGER users_count_insert AFTER INSERT ON users
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION scaikey_count_users();
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION scaikey_count_rows('user_count');
 CREATE TRIGGER users_count_delete AFTER DELETE ON users
-    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION scaikey_count_users();
-
-CREATE FUNCTION scaikey_count_groups() RETURNS trigger AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        UPDATE tenants t SET group_count = t.group_count + n.c
-        FROM (SELECT tenant_id, COUNT(*) AS c FROM added GROUP BY tenant_id) n WHERE t.id = n.tenant_id;
-    ELSE
-        UPDATE tenants t SET group_count = t.group_count - n.c
-        FROM (SELECT tenant_id, COUNT(*) AS c FROM removed GROUP BY tenant_id) n WHERE t.id = n.tenant_id;
-    END IF;
-    RETURN NULL;
-END $$ LANGUAGE plpgsql;
+    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION scaikey_count_rows('user_count');
 CREATE TRIGGER groups_count_insert AFTER INSERT ON groups
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION scaikey_count_groups();
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION scaikey_count_rows('group_count');
 CREATE TRIGGER groups_count_delete AFTER DELETE ON groups
-    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION scaikey_count_groups();
-
-CREATE FUNCTION scaikey_count_applications() RETURNS trigger AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        UPDATE tenants t SET application_count = t.application_count + n.c
-        FROM (SELECT tenant_id, COUNT(*) AS c FROM added GROUP BY tenant_id) n WHERE t.id = n.tenant_id;
-    ELSE
-        UPDATE tenants t SET application_count = t.application_count - n.c
-        FROM (SELECT tenant_id, COUNT(*) AS c FROM removed GROUP BY tenant_id) n WHERE t.id = n.tenant_id;
-    END IF;
-    RETURN NULL;
-END $$ LANGUAGE plpgsql;
+    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION scaikey_count_rows('group_count');
 CREATE TRIGGER applications_count_insert AFTER INSERT ON applications
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION scaikey_count_applications();
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION scaikey_count_rows('application_count');
 CREATE TRIGGER applications_count_delete AFTER DELETE ON applications
-    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION scaikey_count_applications();
+    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION scaikey_count_rows('application_count');
