@@ -69,7 +69,8 @@ struct Count {
 /// `tenants` to 5.9 GB (migration 0018 counts per statement).
 async fn bulk_writes_update_each_tenant_counter_once(store: Store) {
     let (_, a, b) = fixtures::two_tenants(&store).await;
-    let users: Vec<_> = (0..40).map(|i| fixtures::user(if i % 2 == 0 { &a } else { &b }, &format!("bulk{i}"))).collect();
+    let users: Vec<_> =
+        (0..40).map(|i| fixtures::user(if i % 2 == 0 { &a } else { &b }, &format!("bulk{i}"))).collect();
     let mut tx = store.write(Scope::Platform).await.unwrap();
     tx.insert_many(&users).await.unwrap();
     if store.backend() == "postgres" {
