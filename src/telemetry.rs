@@ -28,13 +28,15 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-/// Drains recorded histogram samples into their buckets every few seconds,
+/// Drains recorded histogram samples into their buckets every second,
 /// whether or not anything scrapes `/metrics`: without it a server nobody
-/// scrapes keeps every sample and grows without bound.
+/// scrapes keeps every sample and grows without bound. Every second, not
+/// every few: at 100,000 requests/s the samples between two drains are
+/// 800 KB per second waited.
 pub fn spawn_upkeep() {
     let Some(handle) = prometheus() else { return };
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             tick.tick().await;
             handle.run_upkeep();
