@@ -7,10 +7,11 @@
 //!   policy, so during a login storm a request thread that wakes takes the
 //!   CPU from a hash at once — a token request never waits behind a hash —
 //!   and hashing gets every cycle left over. (At nice 15 a waking request
-//!   thread could still wait out part of the hash's time slice: the ES256
-//!   token p99 during a storm was 1.9–2.6× its p99 alone.) The price: under
-//!   a load that keeps every core busy with requests, sign-ins wait for it
-//!   to ease, as they would for a free core.
+//!   thread could still wait out part of the hash's time slice; the bench's
+//!   storm token p99 went from 1.88–2.60× its p99 alone to 1.45–2.58×,
+//!   median 1.90× — most of the rest is the bench's own load.) The price:
+//!   under a load that keeps every core busy with requests, sign-ins wait
+//!   for it to ease, as they would for a free core.
 //! - **Memory reused, then returned**: each thread keeps one argon2 block
 //!   (12 MiB; larger while verifying a hash of older parameters) while it
 //!   is busy (no allocation per hash) and frees it after

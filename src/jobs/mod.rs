@@ -3,7 +3,7 @@
 //! | job | every | exclusive across replicas by |
 //! |---|---|---|
 //! | signing keys: promote, rotate, reload; purge expired sessions, codes and tokens, and what is past its retention (audit records, settled webhook deliveries, fanned-out events; `*_retention_days`) (`maintenance`) | 60 s (`keys::rotation::RELOAD_INTERVAL`) | the rotation lease in `keys::rotation`; purging is idempotent |
-//! | metrics upkeep (`telemetry::spawn_upkeep`) | 5 s | per replica (its own memory) |
+//! | metrics upkeep (`telemetry::spawn_upkeep`) | 1 s | per replica (its own memory) |
 //! | cache version poll (`cache::spawn_poll`): other replicas' changes to tenants and applications | 1 s | per replica (its own caches) |
 //! | directory-sync schedules (`sync::schedule`) | 15 s | a compare-and-set on each IdP's `next_run_at`, then the run's fenced lease |
 //! | webhook fan-out and dispatch (`webhooks::spawn`) | 50 ms / 100 ms (woken by the fan-out) | the fan-out cursor row (locked, skipped by others); claims `FOR UPDATE SKIP LOCKED` |
