@@ -201,10 +201,15 @@ async fn token_load(
     app: &(SigningAlg, String, String),
     seconds: u64,
 ) -> (f64, f64, u64) {
-    match Prepared::client_credentials(&format!("{tenant_issuer}/oauth/token"), &app.1, &app.2) {
+    match token_request(tenant_issuer, app) {
         Ok(request) => load(server, Duration::from_secs(seconds), request).await.rates(),
         Err(_) => (0.0, 0.0, 1),
     }
+}
+
+/// The `client_credentials` request of `app` (alg, client_id, secret) at `tenant_issuer`.
+fn token_request(tenant_issuer: &str, app: &(SigningAlg, String, String)) -> Result<Prepared, BenchError> {
+    Prepared::client_credentials(&format!("{tenant_issuer}/oauth/token"), &app.1, &app.2)
 }
 
 pub fn row(name: &str, rate: f64, per_cpu: f64, failed: u64, note: &str) {
@@ -237,25 +242,25 @@ pub async fn documents(server: &Server, tenant_issuer: &str, seconds: u64) -> Ve
         ("tenant JWKS", format!("{tenant_issuer}/oauth/jwks")),
     ];
     let requests: Vec<Option<Prepared>> = gets.iter().map(|(_, url)| Prepared::get(url).ok()).collect();
-    let mut rounds = vec![[Measured::default(); 4]; ROUNDS];
-    for round in &mut rounds {
-        for (request, measured) in requests.iter().zip(round.iter_mut()) {
-            if let Some(request) = request {
-                *measured = load(server, Duration::from_secs(seconds) / ROUNDS as u32, request.clone()).await;
-            }
+    // One column per row: its measurement in each round.
+    let mut columns = vec![Vec::with_capacity(ROUNDS); gets.len()];
+    for _ in 0..ROUNDS {
+        for (request, column) in requests.iter().zip(&mut columns) {
+            column.push(match request {
+                Some(request) => load(server, Duration::from_secs(seconds) / ROUNDS as u32, request.clone()).await,
+                None => Measured::default(),
+            });
         }
     }
-    // Each row's measurements over the rounds.
-    let column = |i: usize| -> Vec<Measured> { rounds.iter().filter_map(|round| round.get(i).copied()).collect() };
     let mut rates = Vec::new();
-    for (i, (name, _)) in gets.iter().enumerate() {
+    for (i, ((name, _), column)) in gets.iter().zip(&columns).enumerate() {
         let mut total = Measured::default();
-        column(i).into_iter().for_each(|m| total.add(m));
+        column.iter().for_each(|m| total.add(*m));
         let (rate, per_cpu, failed) = total.rates();
         // Tenant rows (2, 3) compare with the platform's (0, 1), round by round.
-        let note = match i.checked_sub(2) {
+        let note = match i.checked_sub(2).and_then(|platform| columns.get(platform)) {
             Some(platform) => {
-                let pairs = column(i).into_iter().zip(column(platform));
+                let pairs = column.iter().zip(platform);
                 ratio_note(pairs.map(|(t, p)| t.rates().0 / p.rates().0.max(1.0)).collect(), "the platform's")
             }
             None => String::new(),
@@ -278,7 +283,7 @@ pub async fn tokens(
 ) {
     let round = Duration::from_secs(seconds) / ROUNDS as u32;
     for app in apps {
-        let Ok(request) = Prepared::client_credentials(&format!("{tenant_issuer}/oauth/token"), &app.1, &app.2) else {
+        let Ok(request) = token_request(tenant_issuer, app) else {
             row(&format!("client_credentials {}", app.0.as_str()), 0.0, 0.0, 1, "");
             continue;
         };
