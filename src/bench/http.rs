@@ -179,13 +179,6 @@ pub async fn seed(ctx: &Ctx<'_>, tenant_id: &str) -> Result<ServiceApps, BenchEr
     Ok(apps)
 }
 
-/// One `client_credentials` request; whether it got a token.
-pub async fn client_credentials(http: &reqwest::Client, token_url: &str, id: &str, secret: &str) -> bool {
-    let r =
-        http.post(token_url).basic_auth(id, Some(secret)).form(&[("grant_type", "client_credentials")]).send().await;
-    r.is_ok_and(|r| r.status().is_success())
-}
-
 /// `load` of GETs of `url` (success: a 2xx answer).
 pub async fn get_load(server: &Server, url: String, seconds: u64) -> (f64, f64, u64) {
     match Prepared::get(&url) {
@@ -221,7 +214,7 @@ pub fn row(name: &str, rate: f64, per_cpu: f64, failed: u64, note: &str) {
 /// and single seconds at half speed, were seen), so both sides of a ratio
 /// are measured next to each other in every round and the median round's
 /// ratio is reported, with the spread.
-const ROUNDS: usize = 5;
+pub(super) const ROUNDS: usize = 5;
 
 /// The median and range of per-round ratios, as a note.
 fn ratio_note(mut ratios: Vec<f64>, what: &str) -> String {
