@@ -265,8 +265,8 @@ pub async fn documents(server: &Server, tenant_issuer: &str, seconds: u64) -> Ve
 }
 
 /// `client_credentials` per algorithm, each round next to a sample of
-/// `raw_rate` (one core's signatures/s of that algorithm, in this process,
-/// over the given time).
+/// `raw_rate` (signatures/s of that algorithm per core with every core
+/// signing, in this process, over the given time).
 pub async fn tokens(
     server: &Server,
     tenant_issuer: &str,
@@ -288,7 +288,7 @@ pub async fn tokens(
             total.add(measured);
         }
         let (rate, per_cpu, failed) = total.rates();
-        let note = ratio_note(ratios, "raw signs/s per server CPU-s");
+        let note = ratio_note(ratios, "raw signs/s per core (every core signing)");
         row(&format!("client_credentials {}", app.0.as_str()), rate, per_cpu, failed, &note);
     }
 }

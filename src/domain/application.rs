@@ -63,6 +63,18 @@ pub enum SigningAlg {
     EdDSA,
 }
 
+impl SigningAlg {
+    /// The JWS `alg` name (RFC 7518 §3.1) without `as_str`'s round trip
+    /// through serde: it goes into the header of every token.
+    pub fn jws_name(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::ES256 => "ES256",
+            Self::EdDSA => "EdDSA",
+        }
+    }
+}
+
 pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
 pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
