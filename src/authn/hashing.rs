@@ -7,9 +7,10 @@
 //!   policy, so during a login storm a request thread that wakes takes the
 //!   CPU from a hash at once — a token request never waits behind a hash —
 //!   and hashing gets every cycle left over. (At nice 15 a waking request
-//!   thread could still wait out part of the hash's time slice; the bench's
-//!   storm token p99 went from 1.88–2.60× its p99 alone to 1.45–2.58×,
-//!   median 1.90× — most of the rest is the bench's own load.) The price:
+//!   thread could still wait out part of the hash's time slice; the change
+//!   measured inside the noise of that day's probe, which shared the bench's
+//!   runtime with the storm. With the probe on its own thread the storm's
+//!   token p99 is 0.89–1.31× its p99 alone.) The price:
 //!   under a load that keeps every core busy with requests, sign-ins wait
 //!   for it to ease, as they would for a free core.
 //! - **Memory reused, then returned**: each thread keeps one argon2 block

@@ -115,7 +115,9 @@ impl SigningKeyPair {
         let header = serde_json::to_vec(&JwsHeader { alg: self.alg.jws_name(), typ, kid: &self.kid });
         let payload = serde_json::to_vec(claims);
         let (Ok(header), Ok(payload)) = (header, payload) else { return Err(SigningError::Sign) };
-        let mut out = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 360);
+        // Base64 is 4/3 of its input; 348 more hold the two dots, rounding
+        // up and the longest signature (RS256's 256 bytes, 342 characters).
+        let mut out = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 348);
         URL_SAFE_NO_PAD.encode_string(&header, &mut out);
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
